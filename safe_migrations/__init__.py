@@ -1,0 +1,3 @@
+"""Stop dangerous Django migrations before they reach production."""
+
+__version__ = "0.1.0"

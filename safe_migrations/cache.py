@@ -1,0 +1,86 @@
+"""On-disk cache of collected migrations, keyed on everything their SQL depends on."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import django
+
+from . import __version__
+from .facts import CollectedMigration
+
+Key = tuple[str, str]
+FORMAT = 1
+MAX_ENTRIES = 50_000
+
+
+def chain_keys(
+    plan: list[Key], graph: Any, files: dict[Key, Path], *, vendor: str, server_version: int | None
+) -> dict[Key, str]:
+    """A digest per migration covering its file and, through its parents, all before it."""
+    salt = f"{FORMAT}|{__version__}|{django.__version__}|{vendor}|{server_version}"
+    digests: dict[Key, str] = {}
+    for key in plan:
+        h = hashlib.sha256(salt.encode())
+        h.update(repr(key).encode())
+        path = files.get(key)
+        try:
+            h.update(path.read_bytes() if path else b"?")
+        except OSError:
+            h.update(b"?")
+        for parent in sorted(graph.node_map[key].parents, key=lambda n: n.key):
+            h.update(digests.get(parent.key, "?").encode())
+        digests[key] = h.hexdigest()
+    return digests
+
+
+class Cache:
+    """One pickle file of {digest: CollectedMigration}; unreadable means empty."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / "collected.pickle"
+        self.entries: dict[str, CollectedMigration] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        try:
+            with self.path.open("rb") as fh:
+                data = pickle.load(fh)
+            if isinstance(data, dict) and data.get("format") == FORMAT:
+                self.entries = data["entries"]
+        except Exception:  # noqa: BLE001 - a missing or stale cache is just empty
+            self.entries = {}
+
+    def get(self, digest: str) -> CollectedMigration | None:
+        found = self.entries.get(digest)
+        if found is not None:
+            self.used.add(digest)
+        return found
+
+    def put(self, digest: str, collected: CollectedMigration) -> None:
+        self.entries[digest] = collected
+        self.used.add(digest)
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        if len(self.entries) > MAX_ENTRIES:
+            self.entries = {d: c for d, c in self.entries.items() if d in self.used}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        gitignore = self.folder / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# Created by safe_migrations: a local cache.\n*\n")
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".collected-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump({"format": FORMAT, "entries": self.entries}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,108 @@
+"""Facts that span statements, computed once per migration for every rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pglast import ast, enums
+
+from .facts import CollectedMigration, OperationFacts
+from .parsing.postgres import relname
+from .parsing.statement import Lock, Statement, TableLock
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the migrations will run against."""
+
+    vendor: str = "postgresql"
+    server_version: int = 14
+    lock_timeout_configured: bool = False  # connection OPTIONS or a setting sets it
+
+
+@dataclass
+class MigrationContext:
+    migration: CollectedMigration
+    statements: list[Statement]
+    target: Target
+    created_tables: dict[str, int] = field(default_factory=dict)  # table -> statement index
+    created_indexes: dict[str, int] = field(default_factory=dict)
+    held: dict[int, tuple[TableLock, Statement]] = field(default_factory=dict)
+    lock_timeout_from: int | None = None  # first statement index after SET lock_timeout
+    not_valid: dict[str, int] = field(default_factory=dict)  # constraint -> statement index
+
+    @classmethod
+    def build(
+        cls, migration: CollectedMigration, statements: list[Statement], target: Target
+    ) -> MigrationContext:
+        ctx = cls(migration, statements, target)
+        ctx._scan()
+        return ctx
+
+    @property
+    def operations(self) -> tuple[OperationFacts, ...]:
+        return self.migration.operations
+
+    def statements_of(self, op: OperationFacts) -> list[Statement]:
+        return [s for s in self.statements if s.operation.position == op.position]
+
+    def transaction_of(self, stmt: Statement) -> int:
+        """Statements sharing a number run in one transaction."""
+        if self.migration.atomic:
+            return 0
+        if stmt.operation.atomic:
+            return -1 - stmt.operation.position
+        return 1 + stmt.index
+
+    def is_new_table(self, table: str, before: Statement) -> bool:
+        """Created earlier in this migration, so no other session can use it yet."""
+        created = self.created_tables.get(table)
+        return created is not None and created < before.index
+
+    def is_new_index(self, index: str, before: Statement) -> bool:
+        created = self.created_indexes.get(index)
+        return created is not None and created < before.index
+
+    def lock_held_before(self, stmt: Statement) -> tuple[TableLock, Statement] | None:
+        """The strongest lock on a pre-existing table already held when ``stmt`` starts."""
+        return self.held.get(stmt.index)
+
+    def lock_timeout_set(self, stmt: Statement) -> bool:
+        if self.target.lock_timeout_configured:
+            return True
+        return self.lock_timeout_from is not None and self.lock_timeout_from <= stmt.index
+
+    def _scan(self) -> None:
+        strongest: dict[int, tuple[TableLock, Statement]] = {}
+        for stmt in self.statements:
+            node = stmt.node
+            tx = self.transaction_of(stmt)
+            if tx in strongest:
+                self.held[stmt.index] = strongest[tx]
+            if isinstance(node, ast.CreateStmt):
+                self.created_tables.setdefault(relname(node.relation), stmt.index)
+            elif isinstance(node, ast.IndexStmt) and node.idxname:
+                self.created_indexes.setdefault(node.idxname, stmt.index)
+            elif isinstance(node, ast.VariableSetStmt) and node.name == "lock_timeout":
+                if node.kind == enums.VariableSetKind.VAR_SET_VALUE and self.lock_timeout_from is None:
+                    self.lock_timeout_from = stmt.index + 1
+            elif isinstance(node, ast.AlterTableStmt):
+                for cmd in node.cmds or ():
+                    con = cmd.def_
+                    if (
+                        cmd.subtype == enums.AlterTableType.AT_AddConstraint
+                        and isinstance(con, ast.Constraint)
+                        and con.skip_validation
+                        and con.conname
+                    ):
+                        self.not_valid[con.conname] = stmt.index
+            for lock in stmt.locks:
+                if self.is_new_table(lock.table, stmt):
+                    continue
+                current = strongest.get(tx)
+                if current is None or lock.lock > current[0].lock:
+                    strongest[tx] = (lock, stmt)
+
+
+def lock_label(lock: Lock | None) -> str | None:
+    return None if lock is None else lock.label

@@ -1,0 +1,240 @@
+"""Run a lint: load, select, collect (with cache), parse, apply rules. Returns a Report, prints nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import ConnectionDoesNotExist
+
+from . import offline
+from .cache import Cache, chain_keys
+from .conf import Config, ConfigError
+from .context import MigrationContext, Target
+from .facts import CollectedMigration
+from .findings import Finding, LoadError, Location, MigrationResult, Report, Severity
+from .loading import LoadedGraph, load_graph
+from .parsing import parse_migration
+from .rules import Rule, all_rules
+from .selection import select
+from .sqlcollect import MigrationCollector, walk
+from .suppressions import apply_suppressions
+
+Key = tuple[str, str]
+
+
+class DatabaseUnavailable(Exception):
+    """A database the run needs cannot be reached (exit code 3)."""
+
+
+@dataclass(frozen=True)
+class Request:
+    app_labels: tuple[str, ...] = ()
+    migration_name: str | None = None
+    pending: bool = False
+    since: str | None = None
+
+
+@dataclass
+class Run:
+    """Everything one lint produced: the report and the collected migrations."""
+
+    report: Report
+    collected: list[CollectedMigration] = field(default_factory=list)
+    loaded: LoadedGraph | None = None
+
+
+def _settings_dict(alias: str) -> dict[str, Any]:
+    try:
+        return connections[alias].settings_dict
+    except ConnectionDoesNotExist:
+        raise ConfigError(f"no database alias {alias!r} in settings.DATABASES") from None
+
+
+def _lock_timeout_in_options(settings_dict: dict[str, Any]) -> bool:
+    options = settings_dict.get("OPTIONS") or {}
+    text = " ".join(str(v) for v in options.values()) if isinstance(options, dict) else str(options)
+    return "lock_timeout" in text
+
+
+def live_connection(alias: str) -> Any:
+    """The configured connection, opened now so that a dead server fails early."""
+    from django.db import OperationalError
+
+    connection = connections[alias]
+    try:
+        connection.ensure_connection()
+    except OperationalError as exc:
+        first = str(exc).strip().splitlines()
+        raise DatabaseUnavailable(
+            f"database {alias!r} is unreachable: {first[0] if first else type(exc).__name__}"
+        ) from None
+    return connection
+
+
+def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
+    """The connection SQL is generated with, and the target it stands for."""
+    alias = config.database or DEFAULT_DB_ALIAS
+    settings_dict = _settings_dict(alias)
+    configured = bool(config.lock_timeout) or _lock_timeout_in_options(settings_dict)
+    if offline.is_postgresql(settings_dict) and not pending:
+        version = config.pg_version or offline.default_server_version(alias)
+        return offline.offline_connection(alias, version), Target("postgresql", version, configured)
+    connection = live_connection(alias)
+    version = connection.pg_version // 10000 if connection.vendor == "postgresql" else 0
+    return connection, Target(connection.vendor, version, configured)
+
+
+def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
+    """Load the graph against the live database, reading django_migrations read-only."""
+    from django.db import transaction
+
+    with transaction.atomic(using=connection.alias):
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute("SET LOCAL statement_timeout = '10s'")
+        loaded = load_graph(connection)
+    applied = set(loaded.loader.applied_migrations)
+    return loaded, {k for k in loaded.graph.nodes if k not in applied}
+
+
+def lint(config: Config, request: Request) -> Run:
+    connection, target = open_connection(config, request.pending)
+    if request.pending:
+        loaded, pending = pending_keys(connection)
+    else:
+        loaded, pending = load_graph(None), None
+    plan = loaded.full_plan()
+    selection = select(
+        loaded,
+        plan,
+        app_labels=request.app_labels,
+        migration_name=request.migration_name,
+        include_third_party=config.include_third_party,
+        pending=pending,
+        since=request.since,
+    )
+    errors: list[LoadError] = list(loaded.errors)
+    collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors)
+    rules = [r() for r in all_rules() if config.rule_enabled(r.code, r.name)]
+    findings: list[Finding] = []
+    results: list[MigrationResult] = []
+    for migration, from_cache in collected:
+        statements = parse_migration(migration)
+        ctx = MigrationContext.build(migration, statements, target)
+        found = list(run_rules(rules, ctx, config))
+        findings.extend(apply_suppressions(found, migration))
+        results.append(
+            MigrationResult(
+                app_label=migration.app_label,
+                name=migration.name,
+                file=migration.file,
+                atomic=migration.atomic,
+                operations=sum(1 for op in migration.operations if not op.database_only),
+                statements=len(statements),
+                cached=from_cache,
+            )
+        )
+    findings.sort(key=lambda f: f.sort_key)
+    report = Report(
+        findings=tuple(findings),
+        migrations=tuple(results),
+        errors=tuple(errors),
+        target={
+            "vendor": target.vendor,
+            "server_version": str(target.server_version),
+            "mode": "pending" if request.pending else "offline" if not request.pending and target.vendor == "postgresql" else "connection",
+        },
+    )
+    return Run(report, [m for m, _ in collected], loaded)
+
+
+def collect(
+    config: Config,
+    loaded: LoadedGraph,
+    plan: list[Key],
+    selected: set[Key],
+    connection: Any,
+    target: Target,
+    errors: list[LoadError],
+) -> list[tuple[CollectedMigration, bool]]:
+    """Collected migrations in plan order, from the cache where possible."""
+    cache = Cache(config.cache_dir) if config.cache_dir is not None else None
+    digests = (
+        chain_keys(plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version)
+        if cache is not None
+        else {}
+    )
+    hits: dict[Key, CollectedMigration] = {}
+    if cache is not None:
+        for key in selected:
+            found = cache.get(digests[key])
+            if found is not None:
+                hits[key] = found
+    misses = selected - set(hits)
+    fresh: dict[Key, CollectedMigration] = {}
+    if misses:
+        collector = MigrationCollector(connection, config.root)
+        with offline.offline_patches():
+            for item in walk(
+                loaded.graph,
+                plan,
+                misses,
+                collector,
+                loaded.files,
+                real_apps=loaded.loader.unmigrated_apps,
+            ):
+                if item.error is not None:
+                    errors.append(item.error)
+                elif item.collected is not None:
+                    fresh[item.key] = item.collected
+                    if cache is not None:
+                        cache.put(digests[item.key], item.collected)
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as exc:
+            errors.append(LoadError(f"cache not written ({config.cache_dir}): {exc.strerror}"))
+    out = []
+    for key in plan:
+        if key in fresh:
+            out.append((fresh[key], False))
+        elif key in hits:
+            out.append((hits[key], True))
+    return out
+
+
+def run_rules(rules: Iterable[Rule], ctx: MigrationContext, config: Config) -> Iterable[Finding]:
+    migration = ctx.migration
+    for rule in rules:
+        if ctx.target.vendor not in rule.vendors:
+            continue
+        hits = [
+            *rule.check_migration(ctx),
+            *(h for op in ctx.operations for h in rule.check_operation(op, ctx)),
+            *(h for stmt in ctx.statements for h in rule.check_statement(stmt, ctx)),
+        ]
+        for hit in hits:
+            op = hit.operation or (hit.statement.operation if hit.statement else None)
+            severity = config.severities.get(rule.code, hit.severity or rule.severity)
+            yield Finding(
+                rule=rule.code,
+                name=rule.name,
+                severity=Severity(severity),
+                message=hit.message,
+                location=Location(
+                    app_label=migration.app_label,
+                    migration=migration.name,
+                    file=migration.file,
+                    line=op.line if op else None,
+                    operation_index=op.index if op else None,
+                    operation=op.describe if op else None,
+                    sql=hit.statement.sql if hit.statement else None,
+                ),
+                lock=hit.lock,
+                table=hit.table,
+                fix=hit.fix,
+            )

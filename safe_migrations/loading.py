@@ -1,0 +1,180 @@
+"""Load the migration graph once, reporting broken migration files instead of crashing."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from django.db.migrations import Migration
+from django.db.migrations import loader as django_loader
+from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
+from django.db.migrations.loader import MigrationLoader
+
+from .findings import LoadError
+
+Key = tuple[str, str]
+
+
+class _BrokenMigration(Migration):
+    """Placeholder for a migration file that could not be imported."""
+
+    safe_migrations_broken = ""
+
+
+@dataclass
+class LoadedGraph:
+    loader: MigrationLoader
+    errors: list[LoadError] = field(default_factory=list)
+    files: dict[Key, Path] = field(default_factory=dict)
+
+    @property
+    def graph(self) -> Any:
+        return self.loader.graph
+
+    def full_plan(self) -> list[Key]:
+        """Every node in forwards order, as ``loader.project_state()`` walks them."""
+        plan: list[Key] = []
+        seen: set[Key] = set()
+        for leaf in sorted(self.graph.leaf_nodes()):
+            for key in self.graph.forwards_plan(leaf):
+                if key not in seen:
+                    seen.add(key)
+                    plan.append(key)
+        return plan
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"syntax error: {exc.msg} (line {exc.lineno})"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+@contextlib.contextmanager
+def _tolerant_imports(broken: dict[str, str]) -> Iterator[None]:
+    """Let Django's load_disk go on past a migration module that fails to import."""
+    real_import = django_loader.import_module
+
+    def import_module(name: str) -> ModuleType:
+        parent = name.rpartition(".")[0]
+        is_migration_file = hasattr(sys.modules.get(parent), "__path__")
+        try:
+            module = real_import(name)
+        except Exception as exc:  # noqa: BLE001 - any error in user code is reported
+            if not is_migration_file:
+                raise
+            broken[name] = _one_line(exc)
+            module = ModuleType(name)
+        if is_migration_file and not hasattr(module, "Migration"):
+            broken.setdefault(name, "no Migration class in the module")
+            stub = type("Migration", (_BrokenMigration,), {"safe_migrations_broken": broken[name]})
+            module.Migration = stub  # type: ignore[attr-defined]
+        return module
+
+    django_loader.import_module = import_module
+    try:
+        yield
+    finally:
+        django_loader.import_module = real_import
+
+
+class TolerantLoader(MigrationLoader):
+    """A MigrationLoader that drops broken migrations (and what depends on them)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.load_errors: list[LoadError] = []
+        self.migration_files: dict[Key, Path] = {}
+        super().__init__(*args, **kwargs)
+
+    def load_disk(self) -> None:
+        broken_modules: dict[str, str] = {}
+        with _tolerant_imports(broken_modules):
+            super().load_disk()
+        for key in list(self.disk_migrations):
+            module = sys.modules.get(type(self.disk_migrations[key]).__module__)
+            path = getattr(module, "__file__", None)
+            if path:
+                self.migration_files[key] = Path(path)
+        broken: dict[Key, str] = {}
+        for key, migration in self.disk_migrations.items():
+            if isinstance(migration, _BrokenMigration):
+                broken[key] = migration.safe_migrations_broken
+        for key, message in broken.items():
+            self.load_errors.append(
+                LoadError(f"cannot import migration: {message}", key[0], key[1], self._file_of(key))
+            )
+        self._prune(set(broken))
+
+    def _file_of(self, key: Key) -> str | None:
+        if key in self.migration_files:
+            return str(self.migration_files[key])
+        module_name, _ = self.migrations_module(key[0])
+        if module_name:
+            package = sys.modules.get(module_name)
+            if package is not None and getattr(package, "__path__", None):
+                return str(Path(list(package.__path__)[0]) / f"{key[1]}.py")
+        return None
+
+    def _prune(self, removed: set[Key]) -> None:
+        """Drop broken migrations, migrations with a missing dependency, and dependents."""
+        changed = True
+        while changed:
+            changed = False
+            for key, migration in list(self.disk_migrations.items()):
+                if key in removed:
+                    continue
+                for dep in migration.dependencies:
+                    if dep in removed:
+                        reason = f"skipped: depends on {dep[0]}.{dep[1]}, which cannot be loaded"
+                    elif (
+                        dep[0] in self.migrated_apps
+                        and dep[1] not in ("__first__", "__latest__")
+                        and dep not in self.disk_migrations
+                        and not any(dep in m.replaces for m in self.disk_migrations.values())
+                    ):
+                        reason = f"depends on a migration that does not exist: {dep[0]}.{dep[1]}"
+                    else:
+                        continue
+                    self.load_errors.append(LoadError(reason, key[0], key[1], self._file_of(key)))
+                    removed.add(key)
+                    changed = True
+                    break
+        for key in removed:
+            self.disk_migrations.pop(key, None)
+
+
+def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> LoadedGraph:
+    """Build the graph (connection None: offline, nothing counts as applied)."""
+    try:
+        loader = TolerantLoader(
+            connection, ignore_no_migrations=True, replace_migrations=replace_migrations
+        )
+    except (NodeNotFoundError, BadMigrationError, ValueError) as exc:
+        raise GraphError(_one_line(exc)) from exc
+    except ImportError as exc:
+        raise GraphError(f"cannot import a migrations package: {_one_line(exc)}") from exc
+    loaded = LoadedGraph(loader, list(loader.load_errors), dict(loader.migration_files))
+    for app_label, names in sorted(loader.detect_conflicts().items()):
+        loaded.errors.append(
+            LoadError(
+                "conflicting migrations (several leaf nodes): "
+                + ", ".join(sorted(names))
+                + "; run makemigrations --merge",
+                app_label,
+            )
+        )
+    return loaded
+
+
+class GraphError(Exception):
+    """The migration graph cannot be built at all (a one-line message)."""
+
+
+def format_exception_tail(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -1,0 +1,104 @@
+"""manage.py lintmigrations: find migrations that break a blue/green deploy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from safe_migrations import conf, reporters
+from safe_migrations.engine import DatabaseUnavailable, Request, lint
+from safe_migrations.loading import GraphError
+from safe_migrations.reporters import sql as sql_reporter
+from safe_migrations.selection import SelectionError
+
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_DATABASE = 3
+
+
+class Command(BaseCommand):
+    help = (
+        "Lint migrations and the SQL Django generates for them for changes that lock tables, "
+        "rewrite them or break the code still running during a deploy."
+    )
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("app_label", nargs="?", help="Lint only this app's migrations.")
+        parser.add_argument("migration_name", nargs="?", help="Lint only this migration (a prefix is enough).")
+        parser.add_argument(
+            "--database",
+            default=None,
+            help="Database alias whose ENGINE decides the SQL dialect (default: 'default').",
+        )
+        parser.add_argument(
+            "--include-third-party",
+            action="store_true",
+            help="Also lint migrations of apps installed in site-packages.",
+        )
+        parser.add_argument(
+            "--pending",
+            action="store_true",
+            help="Lint the migrations not yet applied on --database (connects, read-only).",
+        )
+        parser.add_argument(
+            "--since",
+            metavar="GIT_REF",
+            help="Lint migration files added or changed since the merge base with GIT_REF.",
+        )
+        parser.add_argument(
+            "--pg-version",
+            type=int,
+            metavar="MAJOR",
+            help="PostgreSQL major version to generate SQL for and judge against (offline mode).",
+        )
+        parser.add_argument(
+            "--format",
+            choices=["text", "json", "sql"],
+            default="text",
+            help="text (default), json (versioned contract) or sql (sqlmigrate's layout).",
+        )
+        parser.add_argument(
+            "--fail-on",
+            choices=["error", "warning", "info", "never"],
+            default=None,
+            help="Lowest severity that makes the exit code 1 (default: error).",
+        )
+        parser.add_argument("--select", action="append", help="Only these rules (codes, names or prefixes; comma-separated).")
+        parser.add_argument("--ignore", action="append", help="Skip these rules (codes, names or prefixes; comma-separated).")
+        parser.add_argument("--no-cache", action="store_true", help="Neither read nor write the SQL cache.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            config = conf.load(options)
+            if options["pending"] and options["since"]:
+                raise conf.ConfigError("--pending and --since cannot be combined")
+            request = Request(
+                app_labels=(options["app_label"],) if options["app_label"] else (),
+                migration_name=options["migration_name"],
+                pending=options["pending"],
+                since=options["since"],
+            )
+            run = lint(config, request)
+        except (conf.ConfigError, SelectionError, GraphError) as exc:
+            raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+        except DatabaseUnavailable as exc:
+            raise CommandError(str(exc), returncode=EXIT_DATABASE) from exc
+
+        report = run.report
+        if options["format"] == "sql":
+            self.stdout.write(sql_reporter.render(run.collected), ending="")
+            for error in report.errors:
+                self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
+        else:
+            render = reporters.FORMATS[options["format"]]
+            self.stdout.write(render(report, style=self.style, verbosity=options["verbosity"]), ending="")
+        if report.errors:
+            raise CommandError(
+                f"{len(report.errors)} migration(s) could not be loaded or linted (see above)",
+                returncode=EXIT_USAGE,
+            )
+        worst = report.worst()
+        if config.fail_on is not None and worst is not None and worst >= config.fail_on:
+            raise SystemExit(EXIT_FINDINGS)

@@ -1,0 +1,313 @@
+"""PostgreSQL SQL without a server: an offline connection for a chosen server version."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from django.db import connections
+from django.db.utils import load_backend
+
+from .pgnames import implicit_constraint_name
+
+POSTGRESQL_ENGINES = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
+
+
+def is_postgresql(settings_dict: dict[str, Any]) -> bool:
+    engine = settings_dict.get("ENGINE", "")
+    return engine in POSTGRESQL_ENGINES or "postgres" in engine
+
+
+class NullCursor:
+    """A cursor that answers every catalogue question with "nothing there".
+
+    Used offline for the few places where Django's PostgreSQL code asks the
+    server something while collecting SQL: ``CreateExtension`` asks whether the
+    extension exists (no: sqlmigrate on a fresh database prints the CREATE) and
+    ``_get_sequence_name`` looks for a serial sequence (none: identity columns).
+    """
+
+    description = None
+    rowcount = 0
+
+    def __enter__(self) -> NullCursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str, params: object = None) -> None:
+        return None
+
+    def fetchone(self) -> None:
+        return None
+
+    def fetchall(self) -> list[Any]:
+        return []
+
+    def close(self) -> None:
+        return None
+
+
+@cache
+def _offline_adapters() -> Any:
+    """psycopg 3 adapters as Django configures them, plus a server-like bytea dumper."""
+    import zoneinfo
+
+    from django.conf import settings
+    from django.db.backends.postgresql.psycopg_any import get_adapters_template
+    from psycopg.types.string import BytesDumper
+
+    class OfflineBytesDumper(BytesDumper):
+        # A live connection has standard_conforming_strings=on, so psycopg quotes
+        # bytea as '\x..' there; without a connection it would use the E'' form.
+        def quote(self, obj: Any) -> bytes:
+            return b"'\\x" + bytes(obj).hex().encode() + b"'"
+
+    tz = zoneinfo.ZoneInfo(settings.TIME_ZONE or "UTC") if settings.USE_TZ else None
+    adapters = get_adapters_template(settings.USE_TZ, tz)
+    for kind in (bytes, bytearray, memoryview):
+        adapters.register_dumper(kind, OfflineBytesDumper)
+    return adapters
+
+
+class _AdaptContext:
+    connection = None
+
+    @property
+    def adapters(self) -> Any:
+        return _offline_adapters()
+
+
+def compose(sql: str, params: Any) -> str:
+    """Merge parameters into SQL client-side, like psycopg's ClientCursor.mogrify."""
+    try:
+        from psycopg._queries import PostgresClientQuery
+        from psycopg.adapt import Transformer
+    except ImportError:  # psycopg2: Django quotes each value with adapt().getquoted()
+        return sql % tuple(quote(p) for p in params)
+    query = PostgresClientQuery(Transformer(_AdaptContext()))
+    query.convert(sql, params)
+    return bytes(query.query).decode()
+
+
+def quote(value: Any) -> str:
+    try:
+        from psycopg import sql
+    except ImportError:
+        import psycopg2.extensions
+
+        adapted = psycopg2.extensions.adapt(value)
+        if hasattr(adapted, "encoding"):
+            adapted.encoding = "utf8"
+        return adapted.getquoted().decode()
+    return sql.quote(value, _AdaptContext())
+
+
+class OfflineSchemaEditorMixin:
+    """Schema editor behaviour that needs no server.
+
+    Everything Django decides stays Django's; only the places where the
+    PostgreSQL editor reaches for the server are answered here: client-side
+    parameter merging, collation lookups and constraint introspection, which is
+    emulated by building the catalogue the table would have if it had been
+    created by Django from the model state in hand.
+    """
+
+    connection: Any
+    collect_sql: bool
+
+    def execute(self, sql: Any, params: Any = ()) -> None:
+        if params is None:
+            return super().execute(sql, None)  # type: ignore[misc]
+        return super().execute(compose(str(sql), params), None)  # type: ignore[misc]
+
+    def _is_collation_deterministic(self, collation_name: str) -> bool:
+        # Unknown without a server; Django's built-in collations are deterministic.
+        return True
+
+    def _constraint_names(
+        self,
+        model: Any,
+        column_names: list[str] | None = None,
+        unique: bool | None = None,
+        primary_key: bool | None = None,
+        index: bool | None = None,
+        foreign_key: bool | None = None,
+        check: bool | None = None,
+        type_: str | None = None,
+        exclude: set[str] | None = None,
+    ) -> list[str]:
+        # Same filter as BaseDatabaseSchemaEditor._constraint_names (Django 4.2-6.1),
+        # over the emulated catalogue instead of pg_constraint/pg_index.
+        constraints = emulated_constraints(self, model)
+        result = []
+        for name, info in constraints.items():
+            if column_names is None or list(column_names) == info["columns"]:
+                if unique is not None and info["unique"] != unique:
+                    continue
+                if primary_key is not None and info["primary_key"] != primary_key:
+                    continue
+                if index is not None and info["index"] != index:
+                    continue
+                if check is not None and info["check"] != check:
+                    continue
+                if foreign_key is not None and not info["foreign_key"]:
+                    continue
+                if type_ is not None and info["type"] != type_:
+                    continue
+                if not exclude or name not in exclude:
+                    result.append(name)
+        return result
+
+
+def emulated_constraints(editor: Any, model: Any) -> dict[str, dict[str, Any]]:
+    """The constraints and indexes PostgreSQL would report for ``model``'s table.
+
+    Django is asked for the SQL that creates the model (CREATE TABLE plus its
+    deferred indexes and foreign keys); each statement is parsed with pglast and
+    turned into the rows ``introspection.get_constraints`` would return,
+    naming inline constraints the way PostgreSQL does (``<table>_pkey``,
+    ``<table>_<column>_key``, ``<table>_<column>_check``).
+    """
+    from pglast import ast, enums, parse_sql
+
+    table = model._meta.db_table
+    sub = editor.__class__(editor.connection, collect_sql=True, atomic=False)
+    sub.deferred_sql = []
+    with _suppress_through_tables(model):
+        sub.create_model(model)
+    statements = list(sub.collected_sql) + [str(s) for s in sub.deferred_sql]
+    found: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, columns: list[str], **flags: Any) -> None:
+        info = {
+            "columns": columns,
+            "primary_key": False,
+            "unique": False,
+            "foreign_key": None,
+            "check": False,
+            "index": False,
+            "type": None,
+        }
+        info.update(flags)
+        found.setdefault(name, info)
+
+    def constraint(con: Any, relname: str, column: str | None) -> None:
+        keys = [k.sval for k in (con.keys or ())] or ([column] if column else [])
+        kind = con.contype
+        if kind == enums.ConstrType.CONSTR_PRIMARY:
+            name = con.conname or f"{relname}_pkey"[:63]
+            add(name, keys, primary_key=True, unique=True)
+        elif kind == enums.ConstrType.CONSTR_UNIQUE:
+            name = con.conname or implicit_constraint_name(relname, keys, "key")
+            add(name, keys, unique=True)
+        elif kind == enums.ConstrType.CONSTR_CHECK:
+            name = con.conname or implicit_constraint_name(relname, [column] if column else [], "check")
+            add(name, keys, check=True)
+        elif kind == enums.ConstrType.CONSTR_FOREIGN:
+            fk_cols = [k.sval for k in (con.fk_attrs or ())] or ([column] if column else [])
+            target = (con.pktable.relname, con.pk_attrs[0].sval if con.pk_attrs else "id")
+            name = con.conname or implicit_constraint_name(relname, fk_cols, "fkey")
+            add(name, fk_cols, foreign_key=target)
+
+    for text in statements:
+        try:
+            parsed = parse_sql(text)
+        except Exception:  # noqa: BLE001 - a statement pglast cannot read names nothing
+            continue
+        for raw in parsed:
+            stmt = raw.stmt
+            if isinstance(stmt, ast.CreateStmt) and stmt.relation.relname == table:
+                for elt in stmt.tableElts or ():
+                    if isinstance(elt, ast.ColumnDef):
+                        for con in elt.constraints or ():
+                            constraint(con, table, elt.colname)
+                    elif isinstance(elt, ast.Constraint):
+                        constraint(elt, table, None)
+            elif isinstance(stmt, ast.AlterTableStmt) and stmt.relation.relname == table:
+                for cmd in stmt.cmds or ():
+                    if cmd.subtype == enums.AlterTableType.AT_AddConstraint:
+                        constraint(cmd.def_, table, None)
+            elif isinstance(stmt, ast.IndexStmt) and stmt.relation.relname == table:
+                columns = [p.name for p in stmt.indexParams if p.name]
+                method = stmt.accessMethod or "btree"
+                basic = method == "btree" and not stmt.idxname.endswith("_btree") and not stmt.options
+                add(
+                    stmt.idxname,
+                    columns,
+                    unique=bool(stmt.unique),
+                    index=True,
+                    type="idx" if basic else method,
+                )
+    return found
+
+
+@contextlib.contextmanager
+def _suppress_through_tables(model: Any) -> Iterator[None]:
+    """create_model() also creates auto M2M tables; we only want this table."""
+    fields = model._meta.local_many_to_many
+    if not fields:
+        yield
+        return
+    saved = [(f, f.remote_field.through._meta.auto_created) for f in fields]
+    try:
+        for f, _ in saved:
+            f.remote_field.through._meta.auto_created = False
+        yield
+    finally:
+        for f, auto in saved:
+            f.remote_field.through._meta.auto_created = auto
+
+
+def default_server_version(alias: str) -> int:
+    """The oldest PostgreSQL major version the installed Django supports."""
+    features = connections[alias].features
+    minimum = getattr(features, "minimum_database_version", None) or (12,)
+    return int(minimum[0])
+
+
+def offline_connection(alias: str, server_version: int) -> Any:
+    """A DatabaseWrapper for ``alias`` that never connects, pinned to a server version."""
+    settings_dict = copy.deepcopy(connections[alias].settings_dict)
+    backend = load_backend(settings_dict["ENGINE"])
+    conn = backend.DatabaseWrapper(settings_dict, alias)
+    # pg_version is a cached_property holding server_version_num (e.g. 150000).
+    conn.__dict__["pg_version"] = server_version * 10000
+    # Django's quote_value passes connection.connection to psycopg as the
+    # adaptation context: give it the offline one instead of a live connection.
+    conn.connection = _AdaptContext()
+    conn.cursor = NullCursor  # type: ignore[method-assign]
+    conn.ensure_connection = _refuse_connection  # type: ignore[method-assign]
+    base = conn.SchemaEditorClass
+    conn.SchemaEditorClass = type(
+        "Offline" + base.__name__, (OfflineSchemaEditorMixin, base), {}
+    )
+    return conn
+
+
+def _refuse_connection() -> None:
+    raise RuntimeError("safe_migrations: the offline connection must not connect")
+
+
+@contextlib.contextmanager
+def offline_patches() -> Iterator[None]:
+    """Keep Django helpers that look up the *configured* connection offline.
+
+    ``CreateExtension.database_forwards`` registers type handlers through
+    ``connections[alias]``, which would connect to the real server.
+    """
+    try:
+        from django.contrib.postgres import operations as pg_operations
+    except ImportError:  # psycopg not installed: nothing to patch
+        yield
+        return
+    original = pg_operations.register_type_handlers
+    pg_operations.register_type_handlers = lambda connection: None
+    try:
+        yield
+    finally:
+        pg_operations.register_type_handlers = original

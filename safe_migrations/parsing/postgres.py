@@ -1,0 +1,167 @@
+"""PostgreSQL statements through pglast (the server's own parser) and the locks they take."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pglast
+from pglast import ast, enums
+
+from .statement import Lock, TableLock
+
+AT = enums.AlterTableType
+CON = enums.ConstrType
+OBJ = enums.ObjectType
+
+# ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE
+# (PostgreSQL docs, "ALTER TABLE": each form's lock level; RULES.md section 1.3).
+_ALTER_TABLE_LOCKS: dict[Any, Lock] = {
+    AT.AT_SetStatistics: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_ValidateConstraint: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_ClusterOn: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_DropCluster: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_SetOptions: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_ResetOptions: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_AttachPartition: Lock.SHARE_UPDATE_EXCLUSIVE,
+    AT.AT_EnableTrig: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_EnableAlwaysTrig: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_EnableReplicaTrig: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_EnableTrigAll: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_EnableTrigUser: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_DisableTrig: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_DisableTrigAll: Lock.SHARE_ROW_EXCLUSIVE,
+    AT.AT_DisableTrigUser: Lock.SHARE_ROW_EXCLUSIVE,
+}
+
+
+def relname(rangevar: Any) -> str:
+    if rangevar is None:
+        return "?"
+    if rangevar.schemaname:
+        return f"{rangevar.schemaname}.{rangevar.relname}"
+    return str(rangevar.relname)
+
+
+def _names(obj: Any) -> str:
+    """Dotted name from a list of String nodes (DROP objects)."""
+    if isinstance(obj, (list, tuple)):
+        return ".".join(getattr(p, "sval", str(p)) for p in obj)
+    return getattr(obj, "sval", str(obj))
+
+
+def _constraint_lock(con: Any) -> Lock:
+    if con is not None and con.contype == CON.CONSTR_FOREIGN:
+        # ADD FOREIGN KEY: SHARE ROW EXCLUSIVE on both tables (PG >= 9.5).
+        return Lock.SHARE_ROW_EXCLUSIVE
+    return Lock.ACCESS_EXCLUSIVE
+
+
+def locks_of(node: Any) -> list[TableLock]:
+    """Table locks a statement takes on relations that may already exist."""
+    if isinstance(node, ast.AlterTableStmt):
+        table = relname(node.relation)
+        strongest = Lock.ACCESS_SHARE
+        extra: list[TableLock] = []
+        for cmd in node.cmds or ():
+            if cmd.subtype == AT.AT_AddConstraint:
+                lock = _constraint_lock(cmd.def_)
+                if cmd.def_ is not None and cmd.def_.contype == CON.CONSTR_FOREIGN:
+                    extra.append(TableLock(relname(cmd.def_.pktable), Lock.SHARE_ROW_EXCLUSIVE))
+            elif cmd.subtype == AT.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+                lock = Lock.SHARE_UPDATE_EXCLUSIVE
+            elif cmd.subtype == AT.AT_AddColumn:
+                lock = Lock.ACCESS_EXCLUSIVE
+                for con in getattr(cmd.def_, "constraints", None) or ():
+                    if con.contype == CON.CONSTR_FOREIGN:
+                        extra.append(TableLock(relname(con.pktable), Lock.SHARE_ROW_EXCLUSIVE))
+            else:
+                lock = _ALTER_TABLE_LOCKS.get(cmd.subtype, Lock.ACCESS_EXCLUSIVE)
+            strongest = max(strongest, lock)
+        if node.objtype == OBJ.OBJECT_INDEX:
+            return [TableLock(table, Lock.SHARE_UPDATE_EXCLUSIVE)]
+        return [TableLock(table, strongest), *extra]
+    if isinstance(node, ast.IndexStmt):
+        lock = Lock.SHARE_UPDATE_EXCLUSIVE if node.concurrent else Lock.SHARE
+        return [TableLock(relname(node.relation), lock)]
+    if isinstance(node, ast.DropStmt):
+        if node.removeType == OBJ.OBJECT_INDEX:
+            lock = Lock.SHARE_UPDATE_EXCLUSIVE if node.concurrent else Lock.ACCESS_EXCLUSIVE
+            return [TableLock(_names(o), lock) for o in node.objects or ()]
+        if node.removeType in (OBJ.OBJECT_TABLE, OBJ.OBJECT_VIEW, OBJ.OBJECT_MATVIEW, OBJ.OBJECT_SEQUENCE):
+            return [TableLock(_names(o), Lock.ACCESS_EXCLUSIVE) for o in node.objects or ()]
+        return []
+    if isinstance(node, ast.RenameStmt):
+        if node.renameType == OBJ.OBJECT_INDEX:
+            return [TableLock(relname(node.relation), Lock.SHARE_UPDATE_EXCLUSIVE)]
+        if node.relation is not None:
+            return [TableLock(relname(node.relation), Lock.ACCESS_EXCLUSIVE)]
+        return []
+    if isinstance(node, ast.TruncateStmt):
+        return [TableLock(relname(r), Lock.ACCESS_EXCLUSIVE) for r in node.relations or ()]
+    if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt, ast.MergeStmt)):
+        return [TableLock(relname(node.relation), Lock.ROW_EXCLUSIVE)]
+    if isinstance(node, ast.LockStmt):
+        mode = Lock(int(node.mode))
+        return [TableLock(relname(r), mode) for r in node.relations or ()]
+    if isinstance(node, ast.VacuumStmt):
+        full = any(getattr(o, "defname", "") == "full" for o in node.options or ())
+        lock = Lock.ACCESS_EXCLUSIVE if full else Lock.SHARE_UPDATE_EXCLUSIVE
+        return [TableLock(relname(r.relation), lock) for r in node.rels or ()]
+    if isinstance(node, ast.ClusterStmt):
+        return [TableLock(relname(node.relation), Lock.ACCESS_EXCLUSIVE)] if node.relation else []
+    if isinstance(node, ast.ReindexStmt):
+        concurrently = any(getattr(o, "defname", "") == "concurrently" for o in node.params or ())
+        target = relname(node.relation) if node.relation else (node.name or "?")
+        return [TableLock(target, Lock.SHARE_UPDATE_EXCLUSIVE if concurrently else Lock.SHARE)]
+    if isinstance(node, ast.CreateTrigStmt):
+        return [TableLock(relname(node.relation), Lock.SHARE_ROW_EXCLUSIVE)]
+    if isinstance(node, ast.CommentStmt):
+        return []
+    if isinstance(node, ast.RefreshMatViewStmt):
+        lock = Lock.EXCLUSIVE if node.concurrent else Lock.ACCESS_EXCLUSIVE
+        return [TableLock(relname(node.relation), lock)]
+    if isinstance(node, ast.CreateStmt):
+        # The new table is invisible to others; inline REFERENCES lock the target.
+        refs = []
+        for elt in node.tableElts or ():
+            cons = elt.constraints if isinstance(elt, ast.ColumnDef) else [elt]
+            for con in cons or ():
+                if isinstance(con, ast.Constraint) and con.contype == CON.CONSTR_FOREIGN:
+                    refs.append(TableLock(relname(con.pktable), Lock.SHARE_ROW_EXCLUSIVE))
+        return refs
+    return []
+
+
+def _clip(data: bytes, start: int, length: int) -> str:
+    end = len(data) if length == 0 else start + length
+    return data[start:end].decode("utf-8").strip()
+
+
+def parse_items(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLock]]]:
+    """(statement text, node, parse error, locks) for each statement in ``text``."""
+    try:
+        parsed = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        yield from _parse_one_by_one(text)
+        return
+    data = text.encode("utf-8")
+    for raw in parsed:
+        sql = _clip(data, raw.stmt_location, raw.stmt_len)
+        yield sql, raw.stmt, None, locks_of(raw.stmt)
+
+
+def _parse_one_by_one(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLock]]]:
+    try:
+        pieces = list(pglast.split(text, with_parser=False))
+    except Exception:  # noqa: BLE001 - the scanner failed too: the whole text is one error
+        pieces = [text]
+    for piece in pieces:
+        try:
+            parsed = pglast.parse_sql(piece)
+        except pglast.parser.ParseError as exc:
+            yield piece.strip(), None, str(exc), []
+            continue
+        data = piece.encode("utf-8")
+        for raw in parsed:
+            yield _clip(data, raw.stmt_location, raw.stmt_len), raw.stmt, None, locks_of(raw.stmt)

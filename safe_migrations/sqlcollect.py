@@ -1,0 +1,392 @@
+"""One forwards walk over the plan: state for every migration, SQL for the selected ones.
+
+This is the only module that touches ProjectState and the schema editor. Per
+operation it does what ``Migration.apply(collect_sql=True)`` does (Django 4.2 to
+6.1, django/db/migrations/migration.py), without the transaction that needs a
+connection, and keeps the state before and after each operation.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
+from django.db.migrations.state import ProjectState
+from django.db.migrations.writer import MigrationWriter, OperationWriter
+from django.db.models.fields import NOT_PROVIDED
+
+from .facts import (
+    CollectedMigration,
+    CollectedStatement,
+    FieldFacts,
+    ModelFacts,
+    OperationFacts,
+    RunPythonFacts,
+)
+from .findings import LoadError
+
+Key = tuple[str, str]
+
+
+class CollectError(Exception):
+    """Django could not generate the SQL of an operation (one-line message)."""
+
+
+@dataclass(frozen=True)
+class WalkItem:
+    key: Key
+    collected: CollectedMigration | None = None
+    error: LoadError | None = None
+
+
+def serialize(value: Any) -> str:
+    try:
+        return MigrationWriter.serialize(value)[0]
+    except Exception:  # noqa: BLE001 - some values cannot be written as code
+        return repr(value)
+
+
+def operation_lines(path: Path | None) -> dict[tuple[int, ...], int]:
+    """Line of each operation in a migration file, keyed by (index, sub-indexes...)."""
+    if path is None or not path.exists():
+        return {}
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (SyntaxError, UnicodeDecodeError, OSError):
+        return {}
+    lines: dict[tuple[int, ...], int] = {}
+
+    def visit(elements: Iterable[ast.expr], prefix: tuple[int, ...]) -> None:
+        for i, node in enumerate(elements):
+            lines[(*prefix, i)] = node.lineno
+            if isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    if kw.arg == "database_operations" and isinstance(kw.value, (ast.List, ast.Tuple)):
+                        visit(kw.value.elts, (*prefix, i))
+
+    for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"):
+        for stmt in cls.body:
+            if isinstance(stmt, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "operations" for t in stmt.targets
+            ):
+                if isinstance(stmt.value, (ast.List, ast.Tuple)):
+                    visit(stmt.value.elts, ())
+    return lines
+
+
+class FactMaker:
+    """Turns Django fields and models into facts, memoised per field object."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._fields: dict[int, tuple[Any, FieldFacts]] = {}
+
+    def field(self, field: Any) -> FieldFacts:
+        memo = self._fields.get(id(field))
+        if memo is not None and memo[0] is field:
+            return memo[1]
+        facts = self._make_field(field)
+        self._fields[id(field)] = (field, facts)
+        return facts
+
+    def _make_field(self, field: Any) -> FieldFacts:
+        try:
+            db_type = field.db_type(self.connection)
+        except Exception:  # noqa: BLE001 - e.g. a lazy FK target not rendered
+            db_type = None
+        related = field.related_model if field.is_relation else None
+        related_label = related_table = None
+        if related is not None and not isinstance(related, str):
+            related_label = f"{related._meta.app_label}.{related._meta.object_name}"
+            related_table = related._meta.db_table
+        has_default = field.has_default()
+        db_default = getattr(field, "db_default", NOT_PROVIDED)
+        cls = type(field)
+        return FieldFacts(
+            name=field.name,
+            column=field.column,
+            path=f"{cls.__module__}.{cls.__qualname__}",
+            internal_type=field.get_internal_type(),
+            db_type=db_type,
+            null=bool(field.null),
+            unique=bool(field.unique),
+            primary_key=bool(field.primary_key),
+            db_index=bool(field.db_index),
+            has_default=has_default,
+            default_callable=has_default and callable(field.default),
+            default_code=serialize(field.default) if has_default else None,
+            has_db_default=db_default is not NOT_PROVIDED,
+            db_default_code=serialize(db_default) if db_default is not NOT_PROVIDED else None,
+            max_length=getattr(field, "max_length", None),
+            is_relation=bool(field.is_relation),
+            many_to_many=bool(field.many_to_many),
+            related_model=related_label,
+            related_table=related_table,
+            db_constraint=bool(getattr(field, "db_constraint", False)),
+            generated=bool(getattr(field, "generated", False)),
+            db_persist=bool(getattr(field, "db_persist", False)),
+            code=serialize(field),
+        )
+
+    def model(self, model: Any) -> ModelFacts:
+        opts = model._meta
+        fields = [*opts.local_fields, *opts.local_many_to_many]
+        return ModelFacts(
+            app_label=opts.app_label,
+            name=opts.object_name,
+            db_table=opts.db_table,
+            fields=tuple(self.field(f) for f in fields),
+        )
+
+
+def _get_model(state: ProjectState, app_label: str, name: str | None) -> Any:
+    if not name:
+        return None
+    if (app_label, name.lower()) not in state.models:
+        return None
+    try:
+        return state.apps.get_model(app_label, name)
+    except LookupError:
+        return None
+
+
+def _targets(operation: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """(model before, model after, field before, field after) names an operation touches."""
+    kind = type(operation).__name__
+    if kind == "RenameModel":
+        return operation.old_name, operation.new_name, None, None
+    if kind == "RenameField":
+        return operation.model_name, operation.model_name, operation.old_name, operation.new_name
+    model_name = getattr(operation, "model_name", None)
+    if model_name is not None:
+        field_name = getattr(operation, "name", None) if hasattr(operation, "field") else None
+        if kind == "RemoveField":
+            field_name = operation.name
+        return model_name, model_name, field_name, field_name
+    name = getattr(operation, "name", None)
+    if isinstance(name, str) and hasattr(operation, "name_lower"):
+        return name, name, None, None
+    return None, None, None, None
+
+
+def _callable_name(func: Any) -> str:
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', repr(func))}"
+
+
+def _runpython_facts(operation: RunPython) -> RunPythonFacts:
+    reverse = operation.reverse_code
+    try:
+        source = inspect.getsource(operation.code)
+    except (OSError, TypeError):
+        source = None
+    return RunPythonFacts(
+        code=_callable_name(operation.code),
+        reverse_code=None if reverse is None else _callable_name(reverse),
+        reverse_is_noop=reverse is RunPython.noop,
+        elidable=bool(operation.elidable),
+        source=source,
+    )
+
+
+def _sql_text(sql: Any) -> str | None:
+    if sql is None:
+        return None
+    if isinstance(sql, str):
+        return sql
+    parts = []
+    for item in sql:
+        parts.append(item[0] if isinstance(item, (list, tuple)) else str(item))
+    return ";\n".join(p.rstrip().rstrip(";") for p in parts) + ";"
+
+
+class MigrationCollector:
+    """Collects one migration's SQL through a schema editor in collect mode."""
+
+    def __init__(self, connection: Any, root: Path | None) -> None:
+        self.connection = connection
+        self.root = root
+        self.facts = FactMaker(connection)
+
+    def relative(self, path: Path | None) -> str | None:
+        if path is None:
+            return None
+        if self.root is not None:
+            try:
+                return str(path.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                pass
+        return str(path)
+
+    def collect(self, migration: Any, state: ProjectState, path: Path | None) -> CollectedMigration:
+        editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
+        # What SchemaEditor.__enter__ does, minus the transaction (no connection).
+        editor.deferred_sql = []
+        self.editor = editor
+        self.lines = operation_lines(path)
+        self.ops: list[OperationFacts] = []
+        self.statements: list[CollectedStatement] = []
+        self.deferred_owner: dict[int, int] = {}
+        app_label = migration.app_label
+        for index, operation in enumerate(migration.operations):
+            self._run(app_label, operation, state, (index,), database_only=False)
+        # What SchemaEditor.__exit__ does: run the deferred SQL (indexes, FKs).
+        for item in editor.deferred_sql:
+            before = len(editor.collected_sql)
+            editor.execute(item, None)
+            owner = self.deferred_owner.get(id(item), len(self.ops) - 1)
+            for sql in editor.collected_sql[before:]:
+                self.statements.append(CollectedStatement(sql, owner, deferred=True))
+        return CollectedMigration(
+            app_label=app_label,
+            name=migration.name,
+            file=self.relative(path),
+            atomic=bool(migration.atomic),
+            initial=bool(getattr(migration, "initial", False)),
+            replaces=tuple(tuple(r) for r in migration.replaces),  # type: ignore[misc]
+            dependencies=tuple(tuple(d) for d in migration.dependencies),  # type: ignore[misc]
+            operations=tuple(self.ops),
+            statements=tuple(self.statements),
+            vendor=self.connection.vendor,
+            server_version=_server_version(self.connection),
+            ignore=dict(getattr(migration, "safe_migrations_ignore", {}) or {}),
+            phase_marker=getattr(migration, "safe_migrations_phase", None),
+        )
+
+    def _run(
+        self,
+        app_label: str,
+        operation: Any,
+        state: ProjectState,
+        path: tuple[int, ...],
+        *,
+        database_only: bool,
+    ) -> None:
+        editor = self.editor
+        before_model, after_model, before_field, after_field = _targets(operation)
+        old_state = state.clone()
+        operation.state_forwards(app_label, state)
+        position = len(self.ops)
+        old_model = _get_model(old_state, app_label, before_model)
+        new_model = _get_model(state, app_label, after_model)
+        old_field = _field(old_model, before_field)
+        new_field = _field(new_model, after_field)
+        is_split = isinstance(operation, SeparateDatabaseAndState)
+        facts = OperationFacts(
+            position=position,
+            index=path[0],
+            sub_path=path[1:],
+            kind=type(operation).__name__,
+            path=f"{type(operation).__module__}.{type(operation).__qualname__}",
+            describe=operation.describe(),
+            line=self.lines.get(path),
+            reduces_to_sql=bool(operation.reduces_to_sql),
+            atomic=getattr(operation, "atomic", None),
+            elidable=bool(getattr(operation, "elidable", False)),
+            database_only=database_only,
+            state_only=is_split,
+            app_label=app_label,
+            model_name=after_model or before_model,
+            field_name=after_field or before_field,
+            model_before=self.facts.model(old_model) if old_model is not None else None,
+            model_after=self.facts.model(new_model) if new_model is not None else None,
+            old_field=self.facts.field(old_field) if old_field is not None else None,
+            new_field=self.facts.field(new_field) if new_field is not None else None,
+            runpython=_runpython_facts(operation) if isinstance(operation, RunPython) else None,
+            sql_text=_sql_text(operation.sql) if isinstance(operation, RunSQL) else None,
+            reverse_sql=_sql_text(operation.reverse_sql) if isinstance(operation, RunSQL) else None,
+            has_reverse=bool(operation.reversible),
+            code=_operation_code(operation),
+        )
+        self.ops.append(facts)
+        if not operation.reduces_to_sql:
+            return  # Django prints "THIS OPERATION CANNOT BE WRITTEN AS SQL"
+        if is_split:
+            # SeparateDatabaseAndState.database_forwards, one database operation at a time.
+            from_state = old_state
+            for i, db_operation in enumerate(operation.database_operations):
+                to_state = from_state.clone()
+                self._run(app_label, db_operation, to_state, (*path, i), database_only=True)
+                from_state = to_state
+            return
+        deferred_before = {id(d) for d in editor.deferred_sql}
+        start = len(editor.collected_sql)
+        operation.database_forwards(app_label, editor, old_state, state)
+        for sql in editor.collected_sql[start:]:
+            self.statements.append(CollectedStatement(sql, position))
+        for item in editor.deferred_sql:
+            if id(item) not in deferred_before:
+                self.deferred_owner[id(item)] = position
+
+
+def _field(model: Any, name: str | None) -> Any:
+    if model is None or not name:
+        return None
+    try:
+        return model._meta.get_field(name)
+    except Exception:  # noqa: BLE001 - FieldDoesNotExist
+        return None
+
+
+def _operation_code(operation: Any) -> str:
+    try:
+        return OperationWriter(operation, indentation=0).serialize()[0].rstrip().rstrip(",")
+    except Exception:  # noqa: BLE001 - custom operations may not serialize
+        return repr(operation)
+
+
+def _server_version(connection: Any) -> int | None:
+    if connection.vendor != "postgresql":
+        return None
+    version = connection.__dict__.get("pg_version")
+    return None if version is None else int(version) // 10000
+
+
+def walk(
+    graph: Any,
+    plan: list[Key],
+    selected: set[Key],
+    collector: MigrationCollector,
+    files: dict[Key, Path],
+    *,
+    on_collect: Callable[[Key], CollectedMigration | None] | None = None,
+    real_apps: Iterable[str] = (),
+) -> Iterator[WalkItem]:
+    """Yield a WalkItem for every selected migration, in plan order.
+
+    ``on_collect`` may answer a migration from a cache; the state still has to
+    move forward, so the migration's state changes are applied without SQL.
+    """
+    state = ProjectState(real_apps=set(real_apps))
+    last = max((i for i, key in enumerate(plan) if key in selected), default=-1)
+    for i, key in enumerate(plan[: last + 1]):
+        migration = graph.nodes[key]
+        cached = on_collect(key) if (key in selected and on_collect) else None
+        if key not in selected or cached is not None:
+            if "apps" in state.__dict__ and not any(k in selected for k in plan[i + 1 : i + 4]):
+                del state.__dict__["apps"]  # a long state-only stretch: re-render later, once
+            state = migration.mutate_state(state, preserve=False)
+            if cached is not None:
+                yield WalkItem(key, collected=cached)
+            continue
+        try:
+            collected = collector.collect(migration, state, files.get(key))
+        except Exception as exc:  # noqa: BLE001 - a user migration Django cannot render
+            # The state may be half-mutated: rebuild it up to this migration (rare path).
+            state = graph.make_state(nodes=key, at_end=True, real_apps=set(real_apps))
+            yield WalkItem(
+                key,
+                error=LoadError(
+                    f"cannot generate SQL: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+                    key[0],
+                    key[1],
+                    collector.relative(files.get(key)),
+                ),
+            )
+            continue
+        yield WalkItem(key, collected=collected)
+
