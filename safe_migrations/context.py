@@ -18,6 +18,8 @@ class Target:
     vendor: str = "postgresql"
     server_version: int = 14
     lock_timeout_configured: bool = False  # connection OPTIONS or a setting sets it
+    session_utc: bool = True  # Django sets TimeZone=UTC on the connection when USE_TZ is on
+    django_version: tuple[int, int] = (5, 2)
 
 
 @dataclass
@@ -27,7 +29,7 @@ class MigrationContext:
     target: Target
     created_tables: dict[str, int] = field(default_factory=dict)  # table -> statement index
     created_indexes: dict[str, int] = field(default_factory=dict)
-    held: dict[int, tuple[TableLock, Statement]] = field(default_factory=dict)
+    held: dict[int, dict[str, tuple[TableLock, Statement]]] = field(default_factory=dict)
     lock_timeout_from: int | None = None  # first statement index after SET lock_timeout
     not_valid: dict[str, int] = field(default_factory=dict)  # constraint -> statement index
 
@@ -63,9 +65,15 @@ class MigrationContext:
         created = self.created_indexes.get(index)
         return created is not None and created < before.index
 
-    def lock_held_before(self, stmt: Statement) -> tuple[TableLock, Statement] | None:
-        """The strongest lock on a pre-existing table already held when ``stmt`` starts."""
-        return self.held.get(stmt.index)
+    def lock_held_before(
+        self, stmt: Statement, table: str | None = None
+    ) -> tuple[TableLock, Statement] | None:
+        """The strongest lock already held when ``stmt`` starts (on ``table``, or on any
+        pre-existing table), with the statement that took it."""
+        held = self.held.get(stmt.index, {})
+        if table is not None:
+            return held.get(table)
+        return max(held.values(), key=lambda pair: pair[0].lock, default=None)
 
     def lock_timeout_set(self, stmt: Statement) -> bool:
         if self.target.lock_timeout_configured:
@@ -73,12 +81,12 @@ class MigrationContext:
         return self.lock_timeout_from is not None and self.lock_timeout_from <= stmt.index
 
     def _scan(self) -> None:
-        strongest: dict[int, tuple[TableLock, Statement]] = {}
+        strongest: dict[int, dict[str, tuple[TableLock, Statement]]] = {}
         for stmt in self.statements:
             node = stmt.node
             tx = self.transaction_of(stmt)
-            if tx in strongest:
-                self.held[stmt.index] = strongest[tx]
+            if strongest.get(tx):
+                self.held[stmt.index] = dict(strongest[tx])
             if isinstance(node, ast.CreateStmt):
                 self.created_tables.setdefault(relname(node.relation), stmt.index)
             elif isinstance(node, ast.IndexStmt) and node.idxname:
@@ -99,9 +107,10 @@ class MigrationContext:
             for lock in stmt.locks:
                 if self.is_new_table(lock.table, stmt):
                     continue
-                current = strongest.get(tx)
+                tables = strongest.setdefault(tx, {})
+                current = tables.get(lock.table)
                 if current is None or lock.lock > current[0].lock:
-                    strongest[tx] = (lock, stmt)
+                    tables[lock.table] = (lock, stmt)
 
 
 def lock_label(lock: Lock | None) -> str | None:

@@ -74,17 +74,32 @@ def live_connection(alias: str) -> Any:
     return connection
 
 
+def _session_utc(settings_dict: dict[str, Any]) -> bool:
+    """Django's DatabaseWrapper.timezone_name: UTC unless USE_TZ is off or a TIME_ZONE is set."""
+    from django.conf import settings
+
+    if not settings.USE_TZ:
+        return settings.TIME_ZONE in (None, "UTC")
+    return settings_dict.get("TIME_ZONE") in (None, "UTC")
+
+
 def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
     """The connection SQL is generated with, and the target it stands for."""
+    import django
+
     alias = config.database or DEFAULT_DB_ALIAS
     settings_dict = _settings_dict(alias)
-    configured = bool(config.lock_timeout) or _lock_timeout_in_options(settings_dict)
+    common = {
+        "lock_timeout_configured": bool(config.lock_timeout) or _lock_timeout_in_options(settings_dict),
+        "session_utc": _session_utc(settings_dict),
+        "django_version": tuple(django.VERSION[:2]),
+    }
     if offline.is_postgresql(settings_dict) and not pending:
         version = config.pg_version or offline.default_server_version(alias)
-        return offline.offline_connection(alias, version), Target("postgresql", version, configured)
+        return offline.offline_connection(alias, version), Target("postgresql", version, **common)
     connection = live_connection(alias)
     version = connection.pg_version // 10000 if connection.vendor == "postgresql" else 0
-    return connection, Target(connection.vendor, version, configured)
+    return connection, Target(connection.vendor, version, **common)
 
 
 def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:

@@ -32,6 +32,19 @@ class FieldFacts:
     generated: bool
     db_persist: bool
     code: str  # the field as Django code, e.g. "models.CharField(max_length=100)"
+    class_code: str = ""  # e.g. "models.CharField"
+    kwargs_code: tuple[tuple[str, str], ...] = ()  # deconstructed keyword arguments as code
+
+    def with_kwargs(self, **changes: str | None) -> str:
+        """The field as code with some keyword arguments replaced (None removes one)."""
+        kwargs = dict(self.kwargs_code)
+        for key, value in changes.items():
+            if value is None:
+                kwargs.pop(key, None)
+            else:
+                kwargs[key] = value
+        args = ", ".join(f"{k}={v}" for k, v in kwargs.items())
+        return f"{self.class_code}({args})"
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class ModelFacts:
     name: str  # ModelName as written
     db_table: str
     fields: tuple[FieldFacts, ...] = ()
+    not_null_checks: tuple[tuple[str, str], ...] = ()  # (constraint name, column) CHECK col IS NOT NULL
 
     def field(self, name: str) -> FieldFacts | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -85,6 +99,11 @@ class OperationFacts:
     reverse_sql: str | None = None
     has_reverse: bool = True
     code: str = ""  # the operation as Django code
+    kwargs_code: tuple[tuple[str, str], ...] = ()  # deconstructed arguments as code
+    state_tables: tuple[tuple[str, tuple[str, ...]], ...] = ()  # RunSQL: tables/columns the state knows
+
+    def kwarg(self, name: str) -> str | None:
+        return dict(self.kwargs_code).get(name)
 
 
 @dataclass(frozen=True)

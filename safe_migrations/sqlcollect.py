@@ -107,6 +107,12 @@ class FactMaker:
         has_default = field.has_default()
         db_default = getattr(field, "db_default", NOT_PROVIDED)
         cls = type(field)
+        try:
+            _, path, args, kwargs = field.deconstruct()
+            class_code = serialize(field).split("(", 1)[0]
+            kwargs_code = tuple((k, serialize(v)) for k, v in kwargs.items())
+        except Exception:  # noqa: BLE001 - custom fields with odd deconstruct()
+            class_code, kwargs_code = f"{cls.__module__}.{cls.__qualname__}", ()
         return FieldFacts(
             name=field.name,
             column=field.column,
@@ -131,6 +137,8 @@ class FactMaker:
             generated=bool(getattr(field, "generated", False)),
             db_persist=bool(getattr(field, "db_persist", False)),
             code=serialize(field),
+            class_code=class_code,
+            kwargs_code=kwargs_code,
         )
 
     def model(self, model: Any) -> ModelFacts:
@@ -141,7 +149,24 @@ class FactMaker:
             name=opts.object_name,
             db_table=opts.db_table,
             fields=tuple(self.field(f) for f in fields),
+            not_null_checks=tuple(_not_null_checks(model)),
         )
+
+
+def _not_null_checks(model: Any) -> Iterator[tuple[str, str]]:
+    """CheckConstraint(condition=Q(col__isnull=False)): proves a column has no NULLs."""
+    for constraint in model._meta.constraints:
+        condition = getattr(constraint, "condition", None) or getattr(constraint, "check", None)
+        children = getattr(condition, "children", None)
+        if not children or len(children) != 1 or getattr(condition, "negated", False):
+            continue
+        child = children[0]
+        if isinstance(child, tuple) and child[0].endswith("__isnull") and child[1] is False:
+            try:
+                column = model._meta.get_field(child[0][: -len("__isnull")]).column
+            except Exception:  # noqa: BLE001 - a lookup through a relation
+                continue
+            yield constraint.name, column
 
 
 def _get_model(state: ProjectState, app_label: str, name: str | None) -> Any:
@@ -301,6 +326,8 @@ class MigrationCollector:
             reverse_sql=_sql_text(operation.reverse_sql) if isinstance(operation, RunSQL) else None,
             has_reverse=bool(operation.reversible),
             code=_operation_code(operation),
+            kwargs_code=_operation_kwargs(operation),
+            state_tables=_state_tables(state) if isinstance(operation, RunSQL) or database_only else (),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -337,6 +364,25 @@ def _operation_code(operation: Any) -> str:
         return OperationWriter(operation, indentation=0).serialize()[0].rstrip().rstrip(",")
     except Exception:  # noqa: BLE001 - custom operations may not serialize
         return repr(operation)
+
+
+def _operation_kwargs(operation: Any) -> tuple[tuple[str, str], ...]:
+    try:
+        _, args, kwargs = operation.deconstruct()
+    except Exception:  # noqa: BLE001 - custom operations
+        return ()
+    out = [(f"_{i}", serialize(a)) for i, a in enumerate(args)]
+    out += [(k, serialize(v)) for k, v in kwargs.items()]
+    return tuple(out)
+
+
+def _state_tables(state: ProjectState) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every table the model state knows, with its columns (for hand-written SQL)."""
+    tables = []
+    for model in state.apps.get_models(include_auto_created=True):
+        opts = model._meta
+        tables.append((opts.db_table, tuple(f.column for f in opts.local_fields)))
+    return tuple(tables)
 
 
 def _server_version(connection: Any) -> int | None:

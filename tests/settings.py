@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.redirects",
     "safe_migrations",
     "tests.testapp",
+    "tests.opsapp",
 ]
 DATABASES = {
     "default": {

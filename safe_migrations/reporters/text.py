@@ -11,7 +11,7 @@ from ..findings import Finding, Report, Severity
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
-    return textwrap.indent(text, prefix)
+    return textwrap.indent(text, prefix, lambda line: True)
 
 
 def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -> str:

@@ -1,0 +1,372 @@
+"""The safe multi-step recipes (RULES.md section 3) filled in with the user's names, as Django code."""
+
+from __future__ import annotations
+
+import textwrap
+
+from ..facts import FieldFacts, OperationFacts
+from ..findings import Fix
+
+LOCK_TIMEOUT_ATOMIC = 'migrations.RunSQL("SET LOCAL lock_timeout = \'2s\'", migrations.RunSQL.noop),'
+LOCK_TIMEOUT_SESSION = 'migrations.RunSQL("SET lock_timeout = \'2s\'", migrations.RunSQL.noop),'
+
+
+def q(identifier: str) -> str:
+    """A quoted SQL identifier, as Django writes them."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def py(text: str) -> str:
+    """A Python string literal for SQL text."""
+    return repr(text)
+
+
+def migration(
+    title: str,
+    operations: list[str],
+    *,
+    atomic: bool = True,
+    imports: tuple[str, ...] = (),
+    phase: str | None = None,
+) -> str:
+    """One migration file's body, as makemigrations lays it out."""
+    lines = [f"# {title}", "from django.db import migrations, models", *imports, "", ""]
+    lines.append("class Migration(migrations.Migration):")
+    if not atomic:
+        lines.append("    atomic = False")
+    if phase:
+        lines.append(f'    safe_migrations_phase = "{phase}"')
+    lines.append("    dependencies = [...]  # as makemigrations wrote them")
+    lines.append("    operations = [")
+    for op in operations:
+        lines.append(textwrap.indent(op, " " * 8))
+    lines.append("    ]")
+    return "\n".join(lines)
+
+
+def _model(op: OperationFacts) -> str:
+    return op.model_name or "model"
+
+
+def op_call(op: OperationFacts, **changes: str) -> str:
+    """The operation as one line of Django code, some keyword arguments replaced."""
+    kwargs = dict(op.kwargs_code)
+    kwargs.update(changes)
+    args = [v for k, v in kwargs.items() if k.startswith("_")]
+    args += [f"{k}={v}" for k, v in kwargs.items() if not k.startswith("_")]
+    module = "migrations" if op.path.startswith("django.db.migrations") else op.path.rsplit(".", 1)[0]
+    return f"{module}.{op.kind}({', '.join(args)})"
+
+
+def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list[str]) -> Fix:
+    """R8: build the index with CONCURRENTLY in a non-atomic migration."""
+    title = "Build the index with CREATE INDEX CONCURRENTLY in its own atomic = False migration"
+    imports = ("from django.contrib.postgres.operations import AddIndexConcurrently",)
+    if op.kind == "AddIndex" and op.kwarg("index"):
+        code = migration(
+            "release N, a migration of its own",
+            [f"AddIndexConcurrently(model_name={op.kwarg('model_name')}, index={op.kwarg('index')}),"],
+            atomic=False,
+            imports=imports,
+        )
+        steps = (
+            "Move the AddIndex into a new migration with `atomic = False`.",
+            "Replace AddIndex with django.contrib.postgres.operations.AddIndexConcurrently: the table "
+            "stays writable while the index builds (SHARE UPDATE EXCLUSIVE).",
+            "If the build fails it leaves an INVALID index: drop it and run the migration again.",
+        )
+        return Fix(title, steps, code)
+    field = op.new_field if op.kind in ("AddField", "AlterField") else None
+    first = []
+    if field is not None:
+        first.append(op_call(op, field=field.with_kwargs(db_index="False", unique=None)) + ",")
+        # The field already exists in the state after migration 1: alter it to its final form.
+        state_op = (
+            f"migrations.AlterField(model_name={op.kwarg('model_name')}, name={op.kwarg('name')}, "
+            f"field={field.code})"
+        )
+    else:
+        state_op = op_call(op) if op.kwargs_code else f"migrations.{op.kind}(...)"
+    second = [
+        "migrations.SeparateDatabaseAndState(",
+        "    database_operations=[",
+        *(f"        migrations.RunSQL({py(c)}, reverse_sql={py(d)})," for c, d in zip(create_sql, drop_sql)),
+        "    ],",
+        f"    state_operations=[{state_op}],",
+        "),",
+    ]
+    code_parts = []
+    if first:
+        code_parts.append(migration("migration 1 (atomic): the column, without its indexes", first))
+    code_parts.append(
+        migration(
+            f"migration {len(code_parts) + 1} (atomic = False): the indexes, built concurrently",
+            second,
+            atomic=False,
+        )
+    )
+    steps = [
+        "Add the field without db_index/unique first: the column alone is a brief catalogue change."
+        if first
+        else "",
+        "In a separate migration with `atomic = False`, create the same index(es) with CREATE INDEX "
+        "CONCURRENTLY IF NOT EXISTS through SeparateDatabaseAndState, one RunSQL per index, so "
+        "Django's state still records them.",
+        "If a build fails it leaves an INVALID index: drop it and run the migration again.",
+    ]
+    if field is not None and field.unique:
+        steps.insert(
+            2,
+            "For unique=True also build the unique index concurrently and attach it with "
+            "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX (see add-unique-constraint).",
+        )
+    return Fix(title, tuple(s for s in steps if s), "\n\n".join(code_parts))
+
+
+def set_not_null(op: OperationFacts, table: str, column: str, server_version: int) -> Fix:
+    """R5: make a column NOT NULL without a long ACCESS EXCLUSIVE scan."""
+    model = op.kwarg("model_name") or py(_model(op))
+    name = op.kwarg("name") or py(op.field_name or column)
+    field = op.new_field.code if op.new_field else "models.Field(...)"
+    constraint = f"{table}_{column}_notnull"[:63]
+    if server_version >= 18:
+        code = "\n\n".join(
+            [
+                migration(
+                    "migration A: NOT NULL constraint, not yet validated (instant)",
+                    [
+                        LOCK_TIMEOUT_ATOMIC,
+                        f"migrations.RunSQL({py(f'ALTER TABLE {q(table)} ADD CONSTRAINT {q(constraint)} NOT NULL {q(column)} NOT VALID')},",
+                        f"    reverse_sql={py(f'ALTER TABLE {q(table)} DROP CONSTRAINT {q(constraint)}')}),",
+                    ],
+                ),
+                migration(
+                    "migration B: validate (SHARE UPDATE EXCLUSIVE: reads and writes go on)",
+                    [
+                        "migrations.SeparateDatabaseAndState(",
+                        f"    database_operations=[migrations.RunSQL({py(f'ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(constraint)}')}, migrations.RunSQL.noop)],",
+                        f"    state_operations=[migrations.AlterField(model_name={model}, name={name}, field={field})],",
+                        "),",
+                    ],
+                ),
+            ]
+        )
+        steps = (
+            "Deploy code that never writes NULL to the column (or give the field a db_default).",
+            "Backfill existing NULLs in batches in an atomic = False data migration.",
+            "PostgreSQL 18: add the NOT NULL constraint NOT VALID (instant), then VALIDATE it in a "
+            "separate migration, which scans under SHARE UPDATE EXCLUSIVE only.",
+        )
+        return Fix("Add NOT NULL as NOT VALID, then validate it (PostgreSQL 18)", steps, code)
+    check = (
+        f"models.CheckConstraint(condition=models.Q({op.field_name or column}__isnull=False), "
+        f"name={py(constraint)})"
+    )
+    parts = [
+        migration(
+            "migration A (atomic): CHECK (col IS NOT NULL) NOT VALID, instant",
+            [LOCK_TIMEOUT_ATOMIC, f"AddConstraintNotValid({model}, {check}),"],
+            imports=("from django.contrib.postgres.operations import AddConstraintNotValid",),
+        ),
+        migration(
+            "migration B: validate the CHECK (SHARE UPDATE EXCLUSIVE: reads and writes go on)",
+            [f"ValidateConstraint({model}, {py(constraint)}),"],
+            imports=("from django.contrib.postgres.operations import ValidateConstraint",),
+        ),
+    ]
+    steps = [
+        "Deploy code that never writes NULL to the column (or give the field a db_default).",
+        "Backfill existing NULLs in batches in an atomic = False data migration.",
+        "Add CHECK (column IS NOT NULL) as NOT VALID: instant, brief ACCESS EXCLUSIVE.",
+        "Validate it in a separate migration: a scan under SHARE UPDATE EXCLUSIVE, traffic goes on.",
+    ]
+    if server_version >= 12:
+        parts.append(
+            migration(
+                "migration C (atomic): SET NOT NULL uses the validated CHECK, no scan (PostgreSQL 12+)",
+                [
+                    LOCK_TIMEOUT_ATOMIC,
+                    "migrations.SeparateDatabaseAndState(",
+                    "    database_operations=[migrations.RunSQL(",
+                    f"        {py(f'ALTER TABLE {q(table)} ALTER COLUMN {q(column)} SET NOT NULL')},",
+                    f"        reverse_sql={py(f'ALTER TABLE {q(table)} ALTER COLUMN {q(column)} DROP NOT NULL')},",
+                    "    )],",
+                    f"    state_operations=[migrations.AlterField(model_name={model}, name={name}, field={field})],",
+                    "),",
+                    f"migrations.RemoveConstraint({model}, {py(constraint)}),",
+                ],
+            )
+        )
+        steps.append(
+            "SET NOT NULL through SeparateDatabaseAndState (PostgreSQL 12+ skips the scan thanks to "
+            "the validated CHECK), then drop the CHECK. A plain AlterField would also run Django's "
+            "whole-table UPDATE when the field has a default."
+        )
+    else:
+        steps.append(
+            f"PostgreSQL {server_version} still scans on SET NOT NULL even with the CHECK: keep the "
+            "validated CHECK as the guarantee and skip SET NOT NULL until you upgrade to 12+."
+        )
+    return Fix("Make the column NOT NULL in three steps: CHECK NOT VALID, VALIDATE, SET NOT NULL",
+               tuple(steps), "\n\n".join(parts))
+
+
+def change_type(op: OperationFacts, table: str, column: str, new_type: str | None) -> Fix:
+    """R10: new column, trigger, batched backfill, swap."""
+    model = op.kwarg("model_name") or py(_model(op))
+    field_name = op.field_name or column
+    new_field = op.new_field.with_kwargs(null="True") if op.new_field else "models.Field(null=True)"
+    new_col = f"{column}_new"
+    trigger = f"{table}_{column}_sync"[:63]
+    function = f"{trigger}_fn"[:63]
+    create_trigger = (
+        f"CREATE FUNCTION {q(function)}() RETURNS trigger AS $$ BEGIN "
+        f"NEW.{q(new_col)} := NEW.{q(column)}; RETURN NEW; END $$ LANGUAGE plpgsql; "
+        f"CREATE TRIGGER {q(trigger)} BEFORE INSERT OR UPDATE ON {q(table)} "
+        f"FOR EACH ROW EXECUTE FUNCTION {q(function)}()"
+    )
+    drop_trigger = f"DROP TRIGGER IF EXISTS {q(trigger)} ON {q(table)}; DROP FUNCTION IF EXISTS {q(function)}()"
+    old_col = f"{column}_old"
+    swap = (
+        f"{drop_trigger}; ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(old_col)}; "
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(new_col)} TO {q(column)}"
+    )
+    code = "\n\n".join(
+        [
+            migration(
+                "release N, migration 1 (atomic): the new column and a trigger that fills it",
+                [
+                    LOCK_TIMEOUT_ATOMIC,
+                    f"migrations.AddField(model_name={model}, name={py(field_name + '_new')}, field={new_field}),",
+                    f"migrations.RunSQL({py(create_trigger)},",
+                    f"    reverse_sql={py(drop_trigger)}),",
+                ],
+            ),
+            migration(
+                "release N, migration 2 (atomic = False): backfill in batches",
+                [
+                    "migrations.RunPython(backfill, migrations.RunPython.noop),",
+                    f"# def backfill(apps, schema_editor): copy {column} to {new_col} "
+                    "1,000 rows per UPDATE, one transaction per batch",
+                ],
+                atomic=False,
+            ),
+            migration(
+                "release N+1 (after the code reads the new column): swap in one short transaction",
+                [
+                    LOCK_TIMEOUT_ATOMIC,
+                    "migrations.SeparateDatabaseAndState(",
+                    "    database_operations=[migrations.RunSQL(",
+                    f"        {py(swap)},",
+                    "    )],",
+                    f"    state_operations=[migrations.RemoveField({model}, {py(field_name + '_new')}),"
+                    f" migrations.AlterField(model_name={model}, name={py(field_name)}, field={op.new_field.code if op.new_field else '...'})],",
+                    "),",
+                ],
+            ),
+        ]
+    )
+    steps = (
+        f"Add a nullable {new_type or 'new-type'} column next to the old one and a trigger that copies "
+        "every write into it.",
+        "Backfill the existing rows in batches (atomic = False, one short transaction per batch).",
+        "Swap the columns by renaming them in one short transaction; then drop the old column in a "
+        "later release (see drop-column).",
+    )
+    return Fix("Change the type through a new column: add, sync, backfill, swap", steps, code)
+
+
+def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
+    """R1: remove from the model first, drop in the next release."""
+    model = op.kwarg("model_name") or py(_model(op))
+    name = op.kwarg("name") or py(op.field_name or column)
+    old = op.old_field
+    first = []
+    if old is not None and not old.null and not old.has_db_default:
+        first.append(
+            f"migrations.AlterField(model_name={model}, name={name}, field={old.with_kwargs(null='True')}),"
+        )
+    first += [
+        "migrations.SeparateDatabaseAndState(",
+        f"    state_operations=[migrations.RemoveField(model_name={model}, name={name})],",
+        "    database_operations=[],",
+        "),",
+    ]
+    column_type = old.db_type if old is not None and old.db_type else "text"
+    code = "\n\n".join(
+        [
+            migration("release N: remove the field from the model, keep the column", first),
+            migration(
+                "release N+1, after every old pod is gone: drop the column",
+                [
+                    LOCK_TIMEOUT_ATOMIC,
+                    f"migrations.RunSQL({py(f'ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(column)}')},",
+                    f"    reverse_sql={py(f'ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(column)} {column_type} NULL')}),",
+                ],
+                phase="post-deploy",
+            ),
+        ]
+    )
+    steps = tuple(
+        s
+        for s in (
+            "Release N: delete the field from the model and remove it from the state only "
+            "(SeparateDatabaseAndState); the column stays, so old pods keep working.",
+            "Make the column nullable in the same migration, so the new code's INSERTs that omit it succeed."
+            if first[0].startswith("migrations.AlterField")
+            else "",
+            "Release N+1, once no pod of the old release runs: drop the column with RunSQL and a short lock_timeout.",
+        )
+        if s
+    )
+    return Fix("Drop the column in two releases: state first, database later", steps, code)
+
+
+def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: tuple[int, int]) -> Fix:
+    """R4: keep the default in the database (db_default), or nullable first."""
+    model = op.kwarg("model_name") or py(_model(op))
+    name = op.kwarg("name") or py(field.name)
+    default = field.default_code
+    if django_version >= (5, 0) and default is not None and not field.default_callable:
+        code = migration(
+            "one migration: the database keeps the default (PostgreSQL 11+: no rewrite)",
+            [
+                f"migrations.AddField(model_name={model}, name={name}, "
+                f"field={field.with_kwargs(default=None, db_default=default)}),"
+            ],
+        )
+        steps = (
+            f"Declare the field with db_default={default} instead of default={default}: Django keeps "
+            "the DEFAULT in the database, so INSERTs from old code that omit the column still succeed.",
+            "On PostgreSQL 11+ a constant DEFAULT is stored in the catalogue: no table rewrite.",
+        )
+        return Fix("Use db_default so the database keeps the default", steps, code)
+    code = "\n\n".join(
+        [
+            migration(
+                "release N, migration 1: the column, nullable",
+                [f"migrations.AddField(model_name={model}, name={name}, field={field.with_kwargs(null='True')}),"],
+            ),
+            migration(
+                "release N, migration 2 (atomic = False): backfill in batches",
+                ["migrations.RunPython(backfill, migrations.RunPython.noop),"],
+                atomic=False,
+            ),
+        ]
+    )
+    steps = (
+        "Add the column as null=True; deploy code that writes it.",
+        "Backfill existing rows in batches in an atomic = False migration.",
+        "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL).",
+    )
+    return Fix("Add the column nullable first, backfill, then NOT NULL", steps, code)
+
+
+def runpython_reverse(op: OperationFacts) -> Fix:
+    forwards = op.kwarg("code") or op.kwarg("_0") or "forwards"
+    code = f"migrations.RunPython({forwards}, reverse_code=migrations.RunPython.noop)"
+    steps = (
+        "Pass reverse_code: a function that undoes the change, or migrations.RunPython.noop when "
+        "rolling back needs no data change.",
+    )
+    return Fix("Give RunPython a reverse_code", steps, code)

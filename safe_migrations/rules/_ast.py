@@ -1,0 +1,50 @@
+"""Small readers over pglast nodes shared by rules."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from pglast import ast, enums
+from pglast.stream import RawStream
+
+from ..parsing.postgres import relname
+
+AT = enums.AlterTableType
+CON = enums.ConstrType
+
+
+def alter_cmds(node: Any, *subtypes: Any) -> Iterator[tuple[str, Any]]:
+    """(table, cmd) for ALTER TABLE subcommands of the given kinds."""
+    if isinstance(node, ast.AlterTableStmt) and node.objtype == enums.ObjectType.OBJECT_TABLE:
+        table = relname(node.relation)
+        for cmd in node.cmds or ():
+            if cmd.subtype in subtypes:
+                yield table, cmd
+
+
+def column_constraints(coldef: Any) -> list[Any]:
+    return list(getattr(coldef, "constraints", None) or ())
+
+
+def has_constraint(coldef: Any, kind: Any) -> bool:
+    return any(c.contype == kind for c in column_constraints(coldef))
+
+
+def deparse(node: Any) -> str:
+    return str(RawStream()(node))
+
+
+def concurrent_index_sql(node: Any) -> tuple[str, str]:
+    """CREATE INDEX CONCURRENTLY IF NOT EXISTS for ``node``, and its DROP."""
+    clone = copy.deepcopy(node)
+    clone.concurrent = True
+    clone.if_not_exists = True
+    name = node.idxname or ""
+    return deparse(clone), f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'
+
+
+def char_flag(value: Any) -> bool:
+    """pglast renders unset char fields (identity, generated, ...) as '\\x00'."""
+    return bool(value) and value != "\x00"

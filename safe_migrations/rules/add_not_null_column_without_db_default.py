@@ -1,0 +1,96 @@
+"""SM205 add-not-null-column-without-db-default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pglast import ast
+
+from ..context import MigrationContext
+from ..findings import Severity
+from ..fixes import recipes
+from ..parsing.statement import Lock, Statement
+from ._ast import AT, CON, alter_cmds, char_flag, has_constraint
+from .base import Hit, Rule
+
+
+class AddNotNullColumnWithoutDbDefault(Rule):
+    """A NOT NULL column that ends up without a database default.
+
+    ## What it does
+    Flags `ADD COLUMN ... NOT NULL` on an existing table when the column has no
+    DEFAULT once the migration is done. That is what Django emits for
+    `AddField(null=False, default=X)`: `ADD COLUMN ... DEFAULT X NOT NULL` to fill
+    the existing rows, then `ALTER COLUMN ... DROP DEFAULT` at once, because
+    `default=` is a Python-side default. Without any DEFAULT the statement fails
+    outright on a table that has rows.
+
+    ## Why is this bad?
+    The old code does not know the column and inserts rows without it. As soon
+    as Django has dropped the database default, each of those INSERTs fails with
+    `null value in column ... violates not-null constraint` until the last old
+    pod is gone. On PostgreSQL 10 and older the constant DEFAULT also rewrites the
+    whole table under ACCESS EXCLUSIVE.
+
+    ## Example
+    ```python
+    migrations.AddField("customer", "points", models.IntegerField(default=0)),
+    ```
+
+    ## Use instead
+    ```python
+    # Django 5.0+: the database keeps the default; PostgreSQL 11+ adds it without a rewrite
+    migrations.AddField("customer", "points", models.IntegerField(db_default=0)),
+    ```
+    Before Django 5.0, or for a per-row value: add the column with `null=True`,
+    deploy code that writes it, backfill in batches, then make it NOT NULL with
+    the set-not-null recipe.
+    """
+
+    code = "SM205"
+    name = "add-not-null-column-without-db-default"
+    severity = Severity.ERROR
+
+    def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        for table, cmd in alter_cmds(stmt.node, AT.AT_AddColumn):
+            coldef = cmd.def_
+            if ctx.is_new_table(table, stmt) or not isinstance(coldef, ast.ColumnDef):
+                continue
+            if not has_constraint(coldef, CON.CONSTR_NOTNULL) or char_flag(coldef.identity) or char_flag(coldef.generated):
+                continue
+            if has_constraint(coldef, CON.CONSTR_PRIMARY):
+                continue  # a new primary key is another hazard (add-primary-key)
+            column = coldef.colname
+            has_default = has_constraint(coldef, CON.CONSTR_DEFAULT)
+            dropped_by = self._default_dropped_later(ctx, stmt, table, column)
+            if has_default and dropped_by is None:
+                continue  # the database keeps the default: old INSERTs still work
+            op = stmt.operation
+            if not has_default:
+                message = (
+                    f"Adding NOT NULL column {table}.{column} without a DEFAULT fails on a table "
+                    "that has rows, and old code inserting without the column fails too."
+                )
+            else:
+                message = (
+                    f"Django adds {table}.{column} as NOT NULL with a DEFAULT to fill existing rows, "
+                    "then drops the default: from then on every INSERT from the old code, which does "
+                    "not know the column, fails with a not-null violation."
+                )
+            if ctx.target.server_version < 11 and has_default:
+                message += (
+                    f" On PostgreSQL {ctx.target.server_version} the DEFAULT also rewrites the whole table."
+                )
+            field = op.new_field
+            fix = recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None
+            yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    @staticmethod
+    def _default_dropped_later(
+        ctx: MigrationContext, stmt: Statement, table: str, column: str
+    ) -> Statement | None:
+        for later in ctx.statements[stmt.index + 1 :]:
+            for t, cmd in alter_cmds(later.node, AT.AT_ColumnDefault):
+                if t == table and cmd.name == column and cmd.def_ is None:
+                    return later
+        return None
