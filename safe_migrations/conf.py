@@ -37,9 +37,7 @@ class Config:
 
     def rule_enabled(self, code: str, name: str) -> bool:
         def matches(patterns: tuple[str, ...]) -> bool:
-            return any(
-                code.upper().startswith(p.upper()) or name == p.lower() for p in patterns if p
-            )
+            return any(code.upper().startswith(p.upper()) or name == p.lower() for p in patterns if p)
 
         if self.select and not matches(self.select):
             return False
@@ -114,9 +112,10 @@ def load(options: dict[str, Any] | None = None) -> Config:
         config = replace(config, fail_on=parse_fail_on(str(merged["FAIL_ON"])))
     if "SEVERITIES" in merged:
         config = replace(config, severities=_parse_severity_map(merged["SEVERITIES"], "SEVERITIES"))
-    for key, attr in (("SELECT", "select"), ("IGNORE", "ignore")):
-        if key in merged:
-            config = replace(config, **{attr: tuple(str(v) for v in merged[key])})
+    if "SELECT" in merged:
+        config = replace(config, select=tuple(str(v) for v in merged["SELECT"]))
+    if "IGNORE" in merged:
+        config = replace(config, ignore=tuple(str(v) for v in merged["IGNORE"]))
     if merged.get("INCLUDE_THIRD_PARTY"):
         config = replace(config, include_third_party=True)
     if merged.get("LOCK_TIMEOUT"):

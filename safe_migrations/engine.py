@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -89,7 +90,7 @@ def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
 
     alias = config.database or DEFAULT_DB_ALIAS
     settings_dict = _settings_dict(alias)
-    common = {
+    common: dict[str, Any] = {
         "lock_timeout_configured": bool(config.lock_timeout) or _lock_timeout_in_options(settings_dict),
         "session_utc": _session_utc(settings_dict),
         "django_version": tuple(django.VERSION[:2]),
@@ -131,28 +132,17 @@ def lint(config: Config, request: Request) -> Run:
         include_third_party=config.include_third_party,
         pending=pending,
         since=request.since,
+        root=config.root,
     )
-    errors: list[LoadError] = list(loaded.errors)
+    errors: list[LoadError] = [_relative_error(e, config.root) for e in loaded.errors]
     collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors)
-    rules = [r() for r in all_rules() if config.rule_enabled(r.code, r.name)]
+    rules = enabled_rules(config)
     findings: list[Finding] = []
     results: list[MigrationResult] = []
     for migration, from_cache in collected:
-        statements = parse_migration(migration)
-        ctx = MigrationContext.build(migration, statements, target)
-        found = list(run_rules(rules, ctx, config))
-        findings.extend(apply_suppressions(found, migration))
-        results.append(
-            MigrationResult(
-                app_label=migration.app_label,
-                name=migration.name,
-                file=migration.file,
-                atomic=migration.atomic,
-                operations=sum(1 for op in migration.operations if not op.database_only),
-                statements=len(statements),
-                cached=from_cache,
-            )
-        )
+        found, result = analyse(migration, target, rules, config, cached=from_cache)
+        findings.extend(found)
+        results.append(result)
     findings.sort(key=lambda f: f.sort_key)
     report = Report(
         findings=tuple(findings),
@@ -161,10 +151,52 @@ def lint(config: Config, request: Request) -> Run:
         target={
             "vendor": target.vendor,
             "server_version": str(target.server_version),
-            "mode": "pending" if request.pending else "offline" if not request.pending and target.vendor == "postgresql" else "connection",
+            "mode": "pending"
+            if request.pending
+            else "offline"
+            if not request.pending and target.vendor == "postgresql"
+            else "connection",
         },
     )
     return Run(report, [m for m, _ in collected], loaded)
+
+
+def _relative_error(error: LoadError, root: Path) -> LoadError:
+    if error.file is None:
+        return error
+    try:
+        relative = Path(error.file).resolve().relative_to(root.resolve())
+    except ValueError:
+        return error
+    return replace(error, file=str(relative))
+
+
+def enabled_rules(config: Config) -> list[Rule]:
+    return [r() for r in all_rules() if config.rule_enabled(r.code, r.name)]
+
+
+def analyse(
+    migration: CollectedMigration,
+    target: Target,
+    rules: list[Rule],
+    config: Config,
+    *,
+    cached: bool = False,
+) -> tuple[list[Finding], MigrationResult]:
+    """Parse one collected migration, run the rules, apply its suppressions."""
+    statements = parse_migration(migration)
+    ctx = MigrationContext.build(migration, statements, target)
+    found = list(apply_suppressions(run_rules(rules, ctx, config), migration))
+    result = MigrationResult(
+        app_label=migration.app_label,
+        name=migration.name,
+        file=migration.file,
+        atomic=migration.atomic,
+        operations=sum(1 for op in migration.operations if not op.database_only),
+        statements=len(statements),
+        cached=cached,
+    )
+    return found, result
 
 
 def collect(
@@ -179,7 +211,9 @@ def collect(
     """Collected migrations in plan order, from the cache where possible."""
     cache = Cache(config.cache_dir) if config.cache_dir is not None else None
     digests = (
-        chain_keys(plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version)
+        chain_keys(
+            plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version
+        )
         if cache is not None
         else {}
     )

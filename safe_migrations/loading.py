@@ -66,7 +66,7 @@ def _tolerant_imports(broken: dict[str, str]) -> Iterator[None]:
         is_migration_file = hasattr(sys.modules.get(parent), "__path__")
         try:
             module = real_import(name)
-        except Exception as exc:  # noqa: BLE001 - any error in user code is reported
+        except Exception as exc:
             if not is_migration_file:
                 raise
             broken[name] = _one_line(exc)
@@ -96,10 +96,10 @@ class TolerantLoader(MigrationLoader):
         broken_modules: dict[str, str] = {}
         with _tolerant_imports(broken_modules):
             super().load_disk()
-        for key in list(self.disk_migrations):
-            module = sys.modules.get(type(self.disk_migrations[key]).__module__)
+        for key, migration in self.disk_migrations.items():
+            module = sys.modules.get(type(migration).__module__)
             path = getattr(module, "__file__", None)
-            if path:
+            if path and not isinstance(migration, _BrokenMigration):
                 self.migration_files[key] = Path(path)
         broken: dict[Key, str] = {}
         for key, migration in self.disk_migrations.items():
@@ -118,7 +118,7 @@ class TolerantLoader(MigrationLoader):
         if module_name:
             package = sys.modules.get(module_name)
             if package is not None and getattr(package, "__path__", None):
-                return str(Path(list(package.__path__)[0]) / f"{key[1]}.py")
+                return str(Path(next(iter(package.__path__))) / f"{key[1]}.py")
         return None
 
     def _prune(self, removed: set[Key]) -> None:
@@ -152,9 +152,7 @@ class TolerantLoader(MigrationLoader):
 def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> LoadedGraph:
     """Build the graph (connection None: offline, nothing counts as applied)."""
     try:
-        loader = TolerantLoader(
-            connection, ignore_no_migrations=True, replace_migrations=replace_migrations
-        )
+        loader = TolerantLoader(connection, ignore_no_migrations=True, replace_migrations=replace_migrations)
     except (NodeNotFoundError, BadMigrationError, ValueError) as exc:
         raise GraphError(_one_line(exc)) from exc
     except ImportError as exc:

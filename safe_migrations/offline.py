@@ -210,9 +210,12 @@ def emulated_constraints(editor: Any, model: Any) -> dict[str, dict[str, Any]]:
             add(name, keys, check=True)
         elif kind == enums.ConstrType.CONSTR_FOREIGN:
             fk_cols = [k.sval for k in (con.fk_attrs or ())] or ([column] if column else [])
-            target = (con.pktable.relname, con.pk_attrs[0].sval if con.pk_attrs else "id")
+            target = (rel(con.pktable), con.pk_attrs[0].sval if con.pk_attrs else "id")
             name = con.conname or implicit_constraint_name(relname, fk_cols, "fkey")
             add(name, fk_cols, foreign_key=target)
+
+    def rel(rangevar: Any) -> str:
+        return str(getattr(rangevar, "relname", "") or "")
 
     for text in statements:
         try:
@@ -221,23 +224,24 @@ def emulated_constraints(editor: Any, model: Any) -> dict[str, dict[str, Any]]:
             continue
         for raw in parsed:
             stmt = raw.stmt
-            if isinstance(stmt, ast.CreateStmt) and stmt.relation.relname == table:
+            if isinstance(stmt, ast.CreateStmt) and rel(stmt.relation) == table:
                 for elt in stmt.tableElts or ():
                     if isinstance(elt, ast.ColumnDef):
                         for con in elt.constraints or ():
                             constraint(con, table, elt.colname)
                     elif isinstance(elt, ast.Constraint):
                         constraint(elt, table, None)
-            elif isinstance(stmt, ast.AlterTableStmt) and stmt.relation.relname == table:
+            elif isinstance(stmt, ast.AlterTableStmt) and rel(stmt.relation) == table:
                 for cmd in stmt.cmds or ():
                     if cmd.subtype == enums.AlterTableType.AT_AddConstraint:
                         constraint(cmd.def_, table, None)
-            elif isinstance(stmt, ast.IndexStmt) and stmt.relation.relname == table:
-                columns = [p.name for p in stmt.indexParams if p.name]
+            elif isinstance(stmt, ast.IndexStmt) and rel(stmt.relation) == table:
+                columns = [p.name for p in stmt.indexParams or () if p.name]
                 method = stmt.accessMethod or "btree"
-                basic = method == "btree" and not stmt.idxname.endswith("_btree") and not stmt.options
+                index_name = str(stmt.idxname or "")
+                basic = method == "btree" and not index_name.endswith("_btree") and not stmt.options
                 add(
-                    stmt.idxname,
+                    index_name,
                     columns,
                     unique=bool(stmt.unique),
                     index=True,
@@ -283,9 +287,7 @@ def offline_connection(alias: str, server_version: int) -> Any:
     conn.cursor = NullCursor  # type: ignore[method-assign]
     conn.ensure_connection = _refuse_connection  # type: ignore[method-assign]
     base = conn.SchemaEditorClass
-    conn.SchemaEditorClass = type(
-        "Offline" + base.__name__, (OfflineSchemaEditorMixin, base), {}
-    )
+    conn.SchemaEditorClass = type("Offline" + base.__name__, (OfflineSchemaEditorMixin, base), {})
     return conn
 
 

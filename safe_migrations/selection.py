@@ -59,6 +59,7 @@ def select(
     include_third_party: bool = False,
     pending: set[Key] | None = None,
     since: str | None = None,
+    root: Path | None = None,
 ) -> Selection:
     labels = list(app_labels)
     for label in labels:
@@ -81,7 +82,7 @@ def select(
     if pending is not None:
         keys &= pending
     if since is not None:
-        changed, base_keys = changed_since(loaded, since)
+        changed, base_keys = changed_since(loaded, since, root or Path.cwd())
         keys &= changed
     if labels:
         keys = {k for k in keys if k[0] in labels}
@@ -104,16 +105,13 @@ def _git(args: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def changed_since(loaded: LoadedGraph, ref: str) -> tuple[set[Key], frozenset[Key]]:
+def changed_since(loaded: LoadedGraph, ref: str, cwd: Path) -> tuple[set[Key], frozenset[Key]]:
     """Migrations added or modified since the merge base with ``ref`` (working tree included).
 
     Also returns the migrations that exist at that base: the running release.
     """
     files = {path.resolve(): key for key, path in loaded.files.items()}
-    if not files:
-        return set(), frozenset()
-    some_dir = next(iter(files)).parent
-    top = Path(_git(["rev-parse", "--show-toplevel"], some_dir).strip())
+    top = Path(_git(["rev-parse", "--show-toplevel"], cwd).strip())
     try:
         _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
     except SelectionError:
@@ -124,6 +122,8 @@ def changed_since(loaded: LoadedGraph, ref: str) -> tuple[set[Key], frozenset[Ke
     changed = {files[p] for p in ((top / n).resolve() for n in names) if p in files}
     at_base = set(_git(["ls-tree", "-r", "--name-only", base], top).splitlines())
     base_keys = frozenset(
-        key for path, key in files.items() if path.is_relative_to(top) and str(path.relative_to(top)) in at_base
+        key
+        for path, key in files.items()
+        if path.is_relative_to(top) and str(path.relative_to(top)) in at_base
     )
     return changed, base_keys

@@ -63,11 +63,11 @@ def operation_lines(path: Path | None) -> dict[tuple[int, ...], int]:
 
     def visit(elements: Iterable[ast.expr], prefix: tuple[int, ...]) -> None:
         for i, node in enumerate(elements):
-            lines[(*prefix, i)] = node.lineno
+            lines[prefix + (i,)] = node.lineno
             if isinstance(node, ast.Call):
                 for kw in node.keywords:
                     if kw.arg == "database_operations" and isinstance(kw.value, (ast.List, ast.Tuple)):
-                        visit(kw.value.elts, (*prefix, i))
+                        visit(kw.value.elts, prefix + (i,))
 
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"):
         for stmt in cls.body:
@@ -108,7 +108,7 @@ class FactMaker:
         db_default = getattr(field, "db_default", NOT_PROVIDED)
         cls = type(field)
         try:
-            _, path, args, kwargs = field.deconstruct()
+            _, _, _, kwargs = field.deconstruct()
             class_code = serialize(field).split("(", 1)[0]
             kwargs_code = tuple((k, serialize(v)) for k, v in kwargs.items())
         except Exception:  # noqa: BLE001 - custom fields with odd deconstruct()
@@ -435,4 +435,3 @@ def walk(
             )
             continue
         yield WalkItem(key, collected=collected)
-

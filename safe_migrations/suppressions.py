@@ -32,9 +32,7 @@ def from_comments(op: OperationFacts) -> list[tuple[str, str]]:
     return out
 
 
-def apply_suppressions(
-    findings: Iterable[Finding], migration: CollectedMigration
-) -> Iterator[Finding]:
+def apply_suppressions(findings: Iterable[Finding], migration: CollectedMigration) -> Iterator[Finding]:
     ignore = migration.ignore or {}
     for finding in findings:
         reason = None

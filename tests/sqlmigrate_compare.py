@@ -34,6 +34,7 @@ def _strip(lines: list[str]) -> list[str]:
 def main() -> int:
     name = f"sm_cmp_{uuid.uuid4().hex[:10]}"
     os.environ["SAFE_MIGRATIONS_TEST_DB"] = name
+    os.environ["DEMO_DB_NAME"] = name
     with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -55,8 +56,14 @@ def main() -> int:
         collector = MigrationCollector(offline, None)
         ours = {
             item.key: item
-            for item in walk(loaded.graph, plan, set(plan), collector, loaded.files,
-                             real_apps=loaded.loader.unmigrated_apps)
+            for item in walk(
+                loaded.graph,
+                plan,
+                set(plan),
+                collector,
+                loaded.files,
+                real_apps=loaded.loader.unmigrated_apps,
+            )
         }
         mismatches = []
         for key in plan:
@@ -69,7 +76,9 @@ def main() -> int:
             item = ours[key]
             mine = item.collected.sqlmigrate_lines() if item.collected else [f"offline failed: {item.error}"]
             if _strip(live) != _strip(mine):
-                mismatches.append({"migration": f"{key[0]}.{key[1]}", "live": _strip(live), "offline": _strip(mine)})
+                mismatches.append(
+                    {"migration": f"{key[0]}.{key[1]}", "live": _strip(live), "offline": _strip(mine)}
+                )
             MigrationExecutor(connection).migrate([key])
         connection.close()
         print(json.dumps({"compared": len(plan), "server_version": version, "mismatches": mismatches}))

@@ -7,8 +7,8 @@ import textwrap
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
 
-LOCK_TIMEOUT_ATOMIC = 'migrations.RunSQL("SET LOCAL lock_timeout = \'2s\'", migrations.RunSQL.noop),'
-LOCK_TIMEOUT_SESSION = 'migrations.RunSQL("SET lock_timeout = \'2s\'", migrations.RunSQL.noop),'
+LOCK_TIMEOUT_ATOMIC = "migrations.RunSQL(\"SET LOCAL lock_timeout = '2s'\", migrations.RunSQL.noop),"
+LOCK_TIMEOUT_SESSION = "migrations.RunSQL(\"SET lock_timeout = '2s'\", migrations.RunSQL.noop),"
 
 
 def q(identifier: str) -> str:
@@ -90,7 +90,10 @@ def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list
     second = [
         "migrations.SeparateDatabaseAndState(",
         "    database_operations=[",
-        *(f"        migrations.RunSQL({py(c)}, reverse_sql={py(d)})," for c, d in zip(create_sql, drop_sql)),
+        *(
+            f"        migrations.RunSQL({py(c)}, reverse_sql={py(d)}),"
+            for c, d in zip(create_sql, drop_sql, strict=True)
+        ),
         "    ],",
         f"    state_operations=[{state_op}],",
         "),",
@@ -105,7 +108,7 @@ def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list
             atomic=False,
         )
     )
-    steps = [
+    index_steps: list[str] = [
         "Add the field without db_index/unique first: the column alone is a brief catalogue change."
         if first
         else "",
@@ -115,15 +118,17 @@ def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list
         "If a build fails it leaves an INVALID index: drop it and run the migration again.",
     ]
     if field is not None and field.unique:
-        steps.insert(
+        index_steps.insert(
             2,
             "For unique=True also build the unique index concurrently and attach it with "
             "ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX (see add-unique-constraint).",
         )
-    return Fix(title, tuple(s for s in steps if s), "\n\n".join(code_parts))
+    return Fix(title, tuple(s for s in index_steps if s), "\n\n".join(code_parts))
 
 
-def set_not_null(op: OperationFacts, table: str, column: str, server_version: int) -> Fix:
+def set_not_null(
+    op: OperationFacts, table: str, column: str, server_version: int, django_version: tuple[int, int] = (5, 2)
+) -> Fix:
     """R5: make a column NOT NULL without a long ACCESS EXCLUSIVE scan."""
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(op.field_name or column)
@@ -158,8 +163,9 @@ def set_not_null(op: OperationFacts, table: str, column: str, server_version: in
             "separate migration, which scans under SHARE UPDATE EXCLUSIVE only.",
         )
         return Fix("Add NOT NULL as NOT VALID, then validate it (PostgreSQL 18)", steps, code)
+    keyword = "condition" if django_version >= (5, 1) else "check"  # renamed in Django 5.1
     check = (
-        f"models.CheckConstraint(condition=models.Q({op.field_name or column}__isnull=False), "
+        f"models.CheckConstraint({keyword}=models.Q({op.field_name or column}__isnull=False), "
         f"name={py(constraint)})"
     )
     parts = [
@@ -174,7 +180,7 @@ def set_not_null(op: OperationFacts, table: str, column: str, server_version: in
             imports=("from django.contrib.postgres.operations import ValidateConstraint",),
         ),
     ]
-    steps = [
+    check_steps: list[str] = [
         "Deploy code that never writes NULL to the column (or give the field a db_default).",
         "Backfill existing NULLs in batches in an atomic = False data migration.",
         "Add CHECK (column IS NOT NULL) as NOT VALID: instant, brief ACCESS EXCLUSIVE.",
@@ -197,18 +203,21 @@ def set_not_null(op: OperationFacts, table: str, column: str, server_version: in
                 ],
             )
         )
-        steps.append(
+        check_steps.append(
             "SET NOT NULL through SeparateDatabaseAndState (PostgreSQL 12+ skips the scan thanks to "
             "the validated CHECK), then drop the CHECK. A plain AlterField would also run Django's "
             "whole-table UPDATE when the field has a default."
         )
     else:
-        steps.append(
+        check_steps.append(
             f"PostgreSQL {server_version} still scans on SET NOT NULL even with the CHECK: keep the "
             "validated CHECK as the guarantee and skip SET NOT NULL until you upgrade to 12+."
         )
-    return Fix("Make the column NOT NULL in three steps: CHECK NOT VALID, VALIDATE, SET NOT NULL",
-               tuple(steps), "\n\n".join(parts))
+    return Fix(
+        "Make the column NOT NULL in three steps: CHECK NOT VALID, VALIDATE, SET NOT NULL",
+        tuple(check_steps),
+        "\n\n".join(parts),
+    )
 
 
 def change_type(op: OperationFacts, table: str, column: str, new_type: str | None) -> Fix:
@@ -225,7 +234,9 @@ def change_type(op: OperationFacts, table: str, column: str, new_type: str | Non
         f"CREATE TRIGGER {q(trigger)} BEFORE INSERT OR UPDATE ON {q(table)} "
         f"FOR EACH ROW EXECUTE FUNCTION {q(function)}()"
     )
-    drop_trigger = f"DROP TRIGGER IF EXISTS {q(trigger)} ON {q(table)}; DROP FUNCTION IF EXISTS {q(function)}()"
+    drop_trigger = (
+        f"DROP TRIGGER IF EXISTS {q(trigger)} ON {q(table)}; DROP FUNCTION IF EXISTS {q(function)}()"
+    )
     old_col = f"{column}_old"
     swap = (
         f"{drop_trigger}; ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(old_col)}; "
@@ -345,7 +356,9 @@ def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: t
         [
             migration(
                 "release N, migration 1: the column, nullable",
-                [f"migrations.AddField(model_name={model}, name={name}, field={field.with_kwargs(null='True')}),"],
+                [
+                    f"migrations.AddField(model_name={model}, name={name}, field={field.with_kwargs(null='True')}),"
+                ],
             ),
             migration(
                 "release N, migration 2 (atomic = False): backfill in batches",
@@ -354,12 +367,12 @@ def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: t
             ),
         ]
     )
-    steps = (
+    nullable_steps = (
         "Add the column as null=True; deploy code that writes it.",
         "Backfill existing rows in batches in an atomic = False migration.",
         "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL).",
     )
-    return Fix("Add the column nullable first, backfill, then NOT NULL", steps, code)
+    return Fix("Add the column nullable first, backfill, then NOT NULL", nullable_steps, code)
 
 
 def runpython_reverse(op: OperationFacts) -> Fix:

@@ -102,7 +102,7 @@ def locks_of(node: Any) -> list[TableLock]:
     if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt, ast.MergeStmt)):
         return [TableLock(relname(node.relation), Lock.ROW_EXCLUSIVE)]
     if isinstance(node, ast.LockStmt):
-        mode = Lock(int(node.mode))
+        mode = Lock(int(node.mode or Lock.ACCESS_EXCLUSIVE))
         return [TableLock(relname(r), mode) for r in node.relations or ()]
     if isinstance(node, ast.VacuumStmt):
         full = any(getattr(o, "defname", "") == "full" for o in node.options or ())
@@ -133,8 +133,9 @@ def locks_of(node: Any) -> list[TableLock]:
     return []
 
 
-def _clip(data: bytes, start: int, length: int) -> str:
-    end = len(data) if length == 0 else start + length
+def _clip(data: bytes, start: int | None, length: int | None) -> str:
+    start = start or 0
+    end = len(data) if not length else start + length
     return data[start:end].decode("utf-8").strip()
 
 

@@ -56,11 +56,15 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             coldef = cmd.def_
             if ctx.is_new_table(table, stmt) or not isinstance(coldef, ast.ColumnDef):
                 continue
-            if not has_constraint(coldef, CON.CONSTR_NOTNULL) or char_flag(coldef.identity) or char_flag(coldef.generated):
+            if (
+                not has_constraint(coldef, CON.CONSTR_NOTNULL)
+                or char_flag(coldef.identity)
+                or char_flag(coldef.generated)
+            ):
                 continue
             if has_constraint(coldef, CON.CONSTR_PRIMARY):
                 continue  # a new primary key is another hazard (add-primary-key)
-            column = coldef.colname
+            column = str(coldef.colname)
             has_default = has_constraint(coldef, CON.CONSTR_DEFAULT)
             dropped_by = self._default_dropped_later(ctx, stmt, table, column)
             if has_default and dropped_by is None:

@@ -86,5 +86,7 @@ class SetNotNull(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=recipes.set_not_null(op, table, column, ctx.target.server_version),
+                fix=recipes.set_not_null(
+                    op, table, column, ctx.target.server_version, ctx.target.django_version
+                ),
             )

@@ -26,7 +26,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("app_label", nargs="?", help="Lint only this app's migrations.")
-        parser.add_argument("migration_name", nargs="?", help="Lint only this migration (a prefix is enough).")
+        parser.add_argument(
+            "migration_name", nargs="?", help="Lint only this migration (a prefix is enough)."
+        )
         parser.add_argument(
             "--database",
             default=None,
@@ -65,8 +67,12 @@ class Command(BaseCommand):
             default=None,
             help="Lowest severity that makes the exit code 1 (default: error).",
         )
-        parser.add_argument("--select", action="append", help="Only these rules (codes, names or prefixes; comma-separated).")
-        parser.add_argument("--ignore", action="append", help="Skip these rules (codes, names or prefixes; comma-separated).")
+        parser.add_argument(
+            "--select", action="append", help="Only these rules (codes, names or prefixes; comma-separated)."
+        )
+        parser.add_argument(
+            "--ignore", action="append", help="Skip these rules (codes, names or prefixes; comma-separated)."
+        )
         parser.add_argument("--no-cache", action="store_true", help="Neither read nor write the SQL cache.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -88,9 +94,13 @@ class Command(BaseCommand):
 
         report = run.report
         if options["format"] == "sql":
+            # Printing SQL is sqlmigrate's job: findings do not change the exit code here.
             self.stdout.write(sql_reporter.render(run.collected), ending="")
             for error in report.errors:
                 self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
+            if report.errors:
+                raise CommandError("some migrations could not be loaded", returncode=EXIT_USAGE)
+            return
         else:
             render = reporters.FORMATS[options["format"]]
             self.stdout.write(render(report, style=self.style, verbosity=options["verbosity"]), ending="")

@@ -1,0 +1,76 @@
+import django
+import pytest
+from django.db import migrations, models
+
+from tests.conftest import initial
+from tests.harness import run
+
+SELECT = ("SM205",)
+
+
+def test_docs_example_default_is_dropped_by_django():
+    result = run(
+        initial(), [migrations.AddField("customer", "points", models.IntegerField(default=0))], select=SELECT
+    )
+    assert result.codes() == ["SM205"]
+    assert any("DROP DEFAULT" in s for s in result.sql())
+    fix = result.last[0].fix
+    if django.VERSION >= (5, 0):
+        assert "db_default=0" in fix.code
+    else:
+        assert "null=True" in fix.code
+
+
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="db_default arrived in Django 5.0")
+def test_use_instead_db_default_passes():
+    result = run(
+        initial(),
+        [migrations.AddField("customer", "points", models.IntegerField(db_default=0))],
+        select=SELECT,
+    )
+    assert result.codes() == []
+
+
+def test_nullable_column_passes():
+    result = run(
+        initial(), [migrations.AddField("customer", "points", models.IntegerField(null=True))], select=SELECT
+    )
+    assert result.codes() == []
+
+
+def test_runsql_not_null_without_default_is_flagged():
+    result = run(
+        initial(),
+        [
+            migrations.RunSQL(
+                'ALTER TABLE "shop_customer" ADD COLUMN "level" integer NOT NULL', migrations.RunSQL.noop
+            )
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM205"]
+    assert "fails on a table that has rows" in result.last[0].message
+
+
+def test_runsql_not_null_with_kept_default_passes():
+    result = run(
+        initial(),
+        [
+            migrations.RunSQL(
+                'ALTER TABLE "shop_customer" ADD COLUMN "level" integer DEFAULT 1 NOT NULL',
+                migrations.RunSQL.noop,
+            )
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == []
+
+
+def test_callable_default_gets_nullable_first_fix():
+    result = run(
+        initial(),
+        [migrations.AddField("customer", "joined", models.DateTimeField(default=django.utils.timezone.now))],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM205"]
+    assert "null=True" in result.last[0].fix.code

@@ -1,0 +1,75 @@
+import django
+from django.db import migrations, models
+
+from tests.conftest import initial
+from tests.harness import run
+
+SELECT = ("SM108",)
+
+
+def not_null_check():
+    keyword = "condition" if django.VERSION >= (5, 1) else "check"
+    return models.CheckConstraint(**{keyword: models.Q(phone__isnull=False)}, name="customer_phone_notnull")
+
+
+def test_docs_example_alter_field_to_not_null_is_flagged():
+    result = run(
+        initial(),
+        [migrations.AlterField("customer", "phone", models.CharField(max_length=20))],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM108"]
+    finding = result.last[0]
+    assert finding.lock == "ACCESS EXCLUSIVE"
+    assert finding.table == "shop_customer"
+    assert "AddConstraintNotValid" in finding.fix.code and "ValidateConstraint" in finding.fix.code
+
+
+def test_django_inline_update_is_mentioned():
+    result = run(
+        initial(),
+        [migrations.AlterField("customer", "phone", models.CharField(max_length=20, default="none"))],
+        select=SELECT,
+    )
+    assert any(s.startswith("UPDATE") for s in result.sql())
+    assert "updates every NULL row" in result.last[0].message
+
+
+def test_use_instead_check_then_set_not_null_passes_on_pg12_plus():
+    check = not_null_check()
+    result = run(
+        initial(),
+        [migrations.AddConstraint("customer", check)],
+        [migrations.AlterField("customer", "phone", models.CharField(max_length=20))],
+        select=SELECT,
+    )
+    assert result.codes() == []
+
+
+def test_check_does_not_help_before_pg12():
+    check = not_null_check()
+    result = run(
+        initial(),
+        [migrations.AddConstraint("customer", check)],
+        [migrations.AlterField("customer", "phone", models.CharField(max_length=20))],
+        select=SELECT,
+        pg_version=11,
+    )
+    assert result.codes() == ["SM108"]
+    assert "skip SET NOT NULL" in " ".join(result.last[0].fix.steps)
+
+
+def test_fix_follows_pg18_not_valid_not_null():
+    result = run(
+        initial(),
+        [migrations.AlterField("customer", "phone", models.CharField(max_length=20))],
+        select=SELECT,
+        pg_version=18,
+    )
+    assert "NOT NULL" in result.last[0].fix.code and "NOT VALID" in result.last[0].fix.code
+    assert "AddConstraintNotValid" not in result.last[0].fix.code
+
+
+def test_not_null_on_new_table_passes():
+    result = run(initial(), select=SELECT)
+    assert result.codes(all_migrations=True) == []

@@ -1,0 +1,207 @@
+"""The lintmigrations command end to end: output formats, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import django
+import pytest
+
+from tests.project import make_project
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path)
+
+
+def test_text_output_and_exit_code_on_errors(project):
+    done = project.run("--no-color")
+    assert done.returncode == 1, done.stderr
+    assert (
+        "library/migrations/0002_book_points.py:7  SM205 add-not-null-column-without-db-default [error]"
+        in done.stdout
+    )
+    assert "lock: ACCESS EXCLUSIVE on library_book" in done.stdout
+    # The fix follows the installed Django: db_default exists from 5.0 on.
+    assert ("db_default=0" if django.VERSION >= (5, 0) else "null=True") in done.stdout
+    assert "0003_grow_title" not in done.stdout  # varchar growth is safe
+    assert "3 migration(s) linted: 1 error(s)" in done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_fail_on_never_exits_zero(project):
+    assert project.run("--fail-on", "never").returncode == 0
+
+
+def test_fail_on_warning_counts_warnings(project):
+    project.write(
+        "0004_data",
+        """
+        from django.db import migrations
+
+        def forwards(apps, schema_editor):
+            pass
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RunPython(forwards)]
+        """,
+    )
+    assert project.run("library", "0004", "--fail-on", "error").returncode == 0
+    assert project.run("library", "0004", "--fail-on", "warning").returncode == 1
+
+
+def test_json_contract(project):
+    done = project.run("--format", "json")
+    data = json.loads(done.stdout)
+    assert data["version"] == 1
+    assert {m["name"] for m in data["migrations"]} == {"0001_initial", "0002_book_points", "0003_grow_title"}
+    (finding,) = data["findings"]
+    assert set(finding) >= {
+        "rule",
+        "name",
+        "severity",
+        "message",
+        "app_label",
+        "migration",
+        "file",
+        "line",
+        "operation_index",
+        "operation",
+        "sql",
+        "lock",
+        "table",
+        "fix",
+    }
+    assert finding["rule"] == "SM205" and finding["line"] == 7 and finding["operation_index"] == 0
+    assert finding["file"] == "library/migrations/0002_book_points.py"
+    assert set(finding["fix"]) == {"title", "steps", "code"}
+    assert data["summary"]["errors"] == 1
+
+
+def test_sql_format_matches_sqlmigrate_layout(project):
+    done = project.run("library", "0002", "--format", "sql")
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [
+        "-- library.0002_book_points",
+        "BEGIN;",
+        "--",
+        "-- Add field points to book",
+        "--",
+        'ALTER TABLE "library_book" ADD COLUMN "points" integer DEFAULT 0 NOT NULL;',
+        'ALTER TABLE "library_book" ALTER COLUMN "points" DROP DEFAULT;',
+        "COMMIT;",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nosuchapp"], "no installed app with label 'nosuchapp'"),
+        (["library", "0099"], "no migration library.0099"),
+        (["library", "000"], "more than one migration of 'library' starts with '000'"),
+        (["--since", "no-such-ref-xyz"], "no-such-ref-xyz"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(project, args, message):
+    if args[0] == "--since":
+        subprocess.run(["git", "init", "-q"], cwd=project.root, check=True)
+    done = project.run(*args)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_broken_migration_is_named_and_the_rest_still_linted(project):
+    project.write("0004_broken", "from django.db import migrations\nclass Migration(migrations.Migration:\n")
+    project.write(
+        "0005_after",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0004_broken")]
+            operations = []
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2
+    assert "library/migrations/0004_broken.py: cannot import migration: syntax error" in done.stdout
+    assert "0005_after.py: skipped: depends on library.0004_broken" in done.stdout
+    assert "SM205" in done.stdout  # the healthy migrations were still linted
+    assert "Traceback" not in done.stderr
+
+
+def test_missing_dependency_is_reported(project):
+    project.write(
+        "0004_orphan",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title"), ("library", "0002_gone")]
+            operations = []
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2
+    assert "depends on a migration that does not exist: library.0002_gone" in done.stdout
+
+
+def test_conflicting_leaves_are_reported(project):
+    for name in ("0004_a", "0004_b"):
+        project.write(
+            name,
+            """
+            from django.db import migrations
+
+            class Migration(migrations.Migration):
+                dependencies = [("library", "0003_grow_title")]
+                operations = []
+            """,
+        )
+    done = project.run("--no-color")
+    assert done.returncode == 2
+    assert "conflicting migrations (several leaf nodes): 0004_a, 0004_b" in done.stdout
+
+
+def test_pending_with_database_down_exits_3(tmp_path):
+    project = make_project(tmp_path, port="1")
+    done = project.run("--pending")
+    assert done.returncode == 3
+    assert "database 'default' is unreachable" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_since_lints_only_changed_migrations(project):
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project.root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=project.root, check=True)
+    subprocess.run([*git, "checkout", "-qb", "feature"], cwd=project.root, check=True)
+    project.write(
+        "0004_drop_fax",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RemoveField("book", "fax")]
+        """,
+    )
+    done = project.run("--since", "main", "--format", "json")
+    data = json.loads(done.stdout)
+    assert [m["name"] for m in data["migrations"]] == ["0004_drop_fax"]
+    assert [f["rule"] for f in data["findings"]] == ["SM201"]
+
+
+def test_cache_gives_same_report(tmp_path):
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    first = project.run("--format", "json")
+    second = project.run("--format", "json")
+    assert json.loads(first.stdout)["findings"] == json.loads(second.stdout)["findings"]
+    assert (tmp_path / "cache" / "collected.pickle").exists()
+    assert (tmp_path / "cache" / ".gitignore").exists()
