@@ -63,11 +63,12 @@ def operation_lines(path: Path | None) -> dict[tuple[int, ...], int]:
 
     def visit(elements: Iterable[ast.expr], prefix: tuple[int, ...]) -> None:
         for i, node in enumerate(elements):
-            lines[prefix + (i,)] = node.lineno
+            here = (*prefix, i)
+            lines[here] = node.lineno
             if isinstance(node, ast.Call):
                 for kw in node.keywords:
                     if kw.arg == "database_operations" and isinstance(kw.value, (ast.List, ast.Tuple)):
-                        visit(kw.value.elts, prefix + (i,))
+                        visit(kw.value.elts, here)
 
     for cls in (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Migration"):
         for stmt in cls.body:

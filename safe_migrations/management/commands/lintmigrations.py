@@ -7,9 +7,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safe_migrations import conf, reporters
+from safe_migrations.docs import explain
 from safe_migrations.engine import DatabaseUnavailable, Request, lint
 from safe_migrations.loading import GraphError
 from safe_migrations.reporters import sql as sql_reporter
+from safe_migrations.rules import all_rules, find_rule
 from safe_migrations.selection import SelectionError
 
 EXIT_FINDINGS = 1
@@ -74,8 +76,22 @@ class Command(BaseCommand):
             "--ignore", action="append", help="Skip these rules (codes, names or prefixes; comma-separated)."
         )
         parser.add_argument("--no-cache", action="store_true", help="Neither read nor write the SQL cache.")
+        parser.add_argument("--list-rules", action="store_true", help="List every rule and exit.")
+        parser.add_argument("--explain", metavar="CODE|NAME", help="Print a rule's documentation and exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["list_rules"]:
+            for rule in all_rules():
+                self.stdout.write(f"{rule.code}  {rule.name:<42} {rule.severity.label:<8} {rule.summary()}")
+            return
+        if options["explain"]:
+            rule = find_rule(options["explain"])
+            if rule is None:
+                raise CommandError(
+                    f"no rule {options['explain']!r} (see --list-rules)", returncode=EXIT_USAGE
+                )
+            self.stdout.write(explain(rule), ending="")
+            return
         try:
             config = conf.load(options)
             if options["pending"] and options["since"]:
