@@ -96,3 +96,29 @@ class ComplianceAuditTrailEntryForRegulatoryReporting(models.Model):
     event_kind_for_downstream_consumers = models.CharField(max_length=40, db_index=True)
     retention_period_in_days_before_purge = models.PositiveIntegerField(default=365)
     payload = models.JSONField(default=dict)
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ACTIVE = "active", "Active"
+        ARCHIVED = "archived", "Archived"
+
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    budget = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    members = models.ManyToManyField(Person, through="Membership", related_name="projects")
+    tags = models.ManyToManyField(Tag, blank=True, related_name="projects")
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE)
+    role = models.CharField(max_length=20, default="member")
+    joined_on = models.DateField(auto_now_add=True)
+
+    class Meta:
+        unique_together = [("project", "person")]
