@@ -85,12 +85,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"{rule.code}  {rule.name:<42} {rule.severity.label:<8} {rule.summary()}")
             return
         if options["explain"]:
-            rule = find_rule(options["explain"])
-            if rule is None:
+            found = find_rule(options["explain"])
+            if found is None:
                 raise CommandError(
                     f"no rule {options['explain']!r} (see --list-rules)", returncode=EXIT_USAGE
                 )
-            self.stdout.write(explain(rule), ending="")
+            self.stdout.write(explain(found), ending="")
             return
         try:
             config = conf.load(options)
