@@ -227,21 +227,21 @@ def collect(
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
         collector = MigrationCollector(connection, config.root)
-        with offline.offline_patches():
-            for item in walk(
-                loaded.graph,
-                plan,
-                misses,
-                collector,
-                loaded.files,
-                real_apps=loaded.loader.unmigrated_apps,
-            ):
-                if item.error is not None:
-                    errors.append(item.error)
-                elif item.collected is not None:
-                    fresh[item.key] = item.collected
-                    if cache is not None:
-                        cache.put(digests[item.key], item.collected)
+        for item in walk(
+            loaded.graph,
+            plan,
+            misses,
+            collector,
+            loaded.files,
+            real_apps=loaded.loader.unmigrated_apps,
+            replay=hits,
+        ):
+            if item.error is not None:
+                errors.append(item.error)
+            elif item.collected is not None:
+                fresh[item.key] = item.collected
+                if cache is not None:
+                    cache.put(digests[item.key], item.collected)
     if cache is not None:
         try:
             cache.save()

@@ -49,17 +49,13 @@ class FieldFacts:
 
 @dataclass(frozen=True)
 class ModelFacts:
+    """A model as the migration state knows it (the fields an operation touches are
+    in OperationFacts.old_field/new_field)."""
+
     app_label: str
     name: str  # ModelName as written
     db_table: str
-    fields: tuple[FieldFacts, ...] = ()
     not_null_checks: tuple[tuple[str, str], ...] = ()  # (constraint name, column) CHECK col IS NOT NULL
-
-    def field(self, name: str) -> FieldFacts | None:
-        return next((f for f in self.fields if f.name == name), None)
-
-    def by_column(self, column: str) -> FieldFacts | None:
-        return next((f for f in self.fields if f.column == column), None)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import connections
 from django.db.utils import load_backend
 
+from .catalog import Catalog
 from .pgnames import implicit_constraint_name
 
 POSTGRESQL_ENGINES = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
@@ -65,11 +66,14 @@ def _offline_adapters() -> Any:
         # A live connection has standard_conforming_strings=on, so psycopg quotes
         # bytea as '\x..' there; without a connection it would use the E'' form.
         def quote(self, obj: Any) -> bytes:
-            return b"'\\x" + bytes(obj).hex().encode() + b"'"
+            data = bytes(getattr(obj, "obj", obj))  # psycopg.Binary wraps the bytes
+            return b"'\\x" + data.hex().encode() + b"'"
 
     tz = zoneinfo.ZoneInfo(settings.TIME_ZONE or "UTC") if settings.USE_TZ else None
     adapters = get_adapters_template(settings.USE_TZ, tz)
-    for kind in (bytes, bytearray, memoryview):
+    import psycopg
+
+    for kind in (bytes, bytearray, memoryview, psycopg.Binary):
         adapters.register_dumper(kind, OfflineBytesDumper)
     return adapters
 
@@ -120,13 +124,26 @@ class OfflineSchemaEditorMixin:
     connection: Any
     collect_sql: bool
 
+    _safe_migrations_emulating = False
+
     def execute(self, sql: Any, params: Any = ()) -> None:
-        if params is None:
-            return super().execute(sql, None)  # type: ignore[misc]
-        return super().execute(compose(str(sql), params), None)  # type: ignore[misc]
+        text = str(sql) if params is None else compose(str(sql), params)
+        super().execute(text, None)  # type: ignore[misc]
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is not None and not self._safe_migrations_emulating:
+            catalog.apply(text)
+
+    def _get_sequence_name(self, table: str, column: str) -> str | None:
+        # The serial/identity sequence of a column, from the catalogue of this run.
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        return catalog.sequence(table, column) if catalog is not None else None
 
     def _is_collation_deterministic(self, collation_name: str) -> bool:
-        # Unknown without a server; Django's built-in collations are deterministic.
+        # Collations created by this run's SQL are known; PostgreSQL's built-in ones
+        # (and others created outside the migrations) are taken as deterministic.
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is not None and collation_name in catalog.collations:
+            return bool(catalog.collations[collation_name])
         return True
 
     def _constraint_names(
@@ -141,9 +158,15 @@ class OfflineSchemaEditorMixin:
         type_: str | None = None,
         exclude: set[str] | None = None,
     ) -> list[str]:
-        # Same filter as BaseDatabaseSchemaEditor._constraint_names (Django 4.2-6.1),
-        # over the emulated catalogue instead of pg_constraint/pg_index.
-        constraints = emulated_constraints(self, model)
+        # Same filter as BaseDatabaseSchemaEditor._constraint_names (Django 4.2-6.1), over
+        # the catalogue kept from this run's SQL when it saw the table created, else over
+        # the catalogue emulated from the model.
+        table = model._meta.db_table
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is not None and catalog.knows(table):
+            constraints = catalog.constraints(table)
+        else:
+            constraints = emulated_constraints(self, model)
         result = []
         for name, info in constraints.items():
             if column_names is None or list(column_names) == info["columns"]:
@@ -177,8 +200,9 @@ def emulated_constraints(editor: Any, model: Any) -> dict[str, dict[str, Any]]:
 
     table = model._meta.db_table
     sub = editor.__class__(editor.connection, collect_sql=True, atomic=False)
+    sub._safe_migrations_emulating = True
     sub.deferred_sql = []
-    with _suppress_through_tables(model):
+    with _suppress_through_tables(model), _constraints_on_present_fields(model):
         sub.create_model(model)
     statements = list(sub.collected_sql) + [str(s) for s in sub.deferred_sql]
     found: dict[str, dict[str, Any]] = {}
@@ -267,6 +291,37 @@ def _suppress_through_tables(model: Any) -> Iterator[None]:
             f.remote_field.through._meta.auto_created = auto
 
 
+def _q_field_names(node: Any) -> Iterator[str]:
+    """First path segment of every lookup in a Q object (``phone__isnull`` -> ``phone``)."""
+    for child in getattr(node, "children", ()) or ():
+        if isinstance(child, tuple) and child and isinstance(child[0], str):
+            yield child[0].split("__", 1)[0]
+        else:
+            yield from _q_field_names(child)
+
+
+@contextlib.contextmanager
+def _constraints_on_present_fields(model: Any) -> Iterator[None]:
+    """Meta constraints naming a field the (reduced) model lacks cannot be rendered as SQL."""
+    opts = model._meta
+    present = {f.name for f in opts.get_fields()} | {f.attname for f in opts.concrete_fields}
+
+    def renderable(option: Any) -> bool:
+        names = {str(f).lstrip("-") for f in getattr(option, "fields", ()) or ()}
+        names |= set(getattr(option, "include", ()) or ())
+        condition = getattr(option, "condition", None) or getattr(option, "check", None)
+        names |= set(_q_field_names(condition))
+        return names <= present
+
+    saved = opts.constraints, opts.indexes
+    opts.constraints = [c for c in saved[0] if renderable(c)]
+    opts.indexes = [i for i in saved[1] if renderable(i)]
+    try:
+        yield
+    finally:
+        opts.constraints, opts.indexes = saved
+
+
 def default_server_version(alias: str) -> int:
     """The oldest PostgreSQL major version the installed Django supports."""
     features = connections[alias].features
@@ -286,6 +341,7 @@ def offline_connection(alias: str, server_version: int) -> Any:
     conn.connection = _AdaptContext()
     conn.cursor = NullCursor  # type: ignore[method-assign]
     conn.ensure_connection = _refuse_connection  # type: ignore[method-assign]
+    conn.safe_migrations_catalog = Catalog()
     base = conn.SchemaEditorClass
     conn.SchemaEditorClass = type("Offline" + base.__name__, (OfflineSchemaEditorMixin, base), {})
     return conn
@@ -308,8 +364,18 @@ def offline_patches() -> Iterator[None]:
         yield
         return
     original = pg_operations.register_type_handlers
+    original_exists = pg_operations.CreateExtension.extension_exists
+
+    def extension_exists(self: Any, schema_editor: Any, extension: str) -> bool:
+        catalog = getattr(schema_editor.connection, "safe_migrations_catalog", None)
+        if catalog is None:  # a live connection: ask the server
+            return bool(original_exists(self, schema_editor, extension))
+        return extension in catalog.extensions
+
     pg_operations.register_type_handlers = lambda connection: None
+    pg_operations.CreateExtension.extension_exists = extension_exists  # type: ignore[method-assign]
     try:
         yield
     finally:
         pg_operations.register_type_handlers = original
+        pg_operations.CreateExtension.extension_exists = original_exists  # type: ignore[method-assign]

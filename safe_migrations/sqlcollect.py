@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 import inspect
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter, OperationWriter
 from django.db.models.fields import NOT_PROVIDED
 
+from . import ministate
 from .facts import (
     CollectedMigration,
     CollectedStatement,
@@ -29,6 +30,7 @@ from .facts import (
     RunPythonFacts,
 )
 from .findings import LoadError
+from .offline import offline_patches
 
 Key = tuple[str, str]
 
@@ -142,33 +144,6 @@ class FactMaker:
             kwargs_code=kwargs_code,
         )
 
-    def model(self, model: Any) -> ModelFacts:
-        opts = model._meta
-        fields = [*opts.local_fields, *opts.local_many_to_many]
-        return ModelFacts(
-            app_label=opts.app_label,
-            name=opts.object_name,
-            db_table=opts.db_table,
-            fields=tuple(self.field(f) for f in fields),
-            not_null_checks=tuple(_not_null_checks(model)),
-        )
-
-
-def _not_null_checks(model: Any) -> Iterator[tuple[str, str]]:
-    """CheckConstraint(condition=Q(col__isnull=False)): proves a column has no NULLs."""
-    for constraint in model._meta.constraints:
-        condition = getattr(constraint, "condition", None) or getattr(constraint, "check", None)
-        children = getattr(condition, "children", None)
-        if not children or len(children) != 1 or getattr(condition, "negated", False):
-            continue
-        child = children[0]
-        if isinstance(child, tuple) and child[0].endswith("__isnull") and child[1] is False:
-            try:
-                column = model._meta.get_field(child[0][: -len("__isnull")]).column
-            except Exception:  # noqa: BLE001 - a lookup through a relation
-                continue
-            yield constraint.name, column
-
 
 def _get_model(state: ProjectState, app_label: str, name: str | None) -> Any:
     if not name:
@@ -238,6 +213,13 @@ class MigrationCollector:
         self.root = root
         self.facts = FactMaker(connection)
 
+    def replay(self, collected: CollectedMigration) -> None:
+        """Feed SQL collected earlier (cache) to the offline catalogue, in order."""
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is not None:
+            for statement in collected.statements:
+                catalog.apply(statement.sql)
+
     def relative(self, path: Path | None) -> str | None:
         if path is None:
             return None
@@ -258,8 +240,18 @@ class MigrationCollector:
         self.statements: list[CollectedStatement] = []
         self.deferred_owner: dict[int, int] = {}
         app_label = migration.app_label
-        for index, operation in enumerate(migration.operations):
-            self._run(app_label, operation, state, (index,), database_only=False)
+        # Operations that read reverse relations (renamed models, primary key changes)
+        # need Django's own rendering, and then the same rendering history as Django
+        # for the whole migration: the order of related objects follows it.
+        self.faithful = ministate.needs_full(migration.operations, app_label, state)
+        self.keeps = {} if self.faithful else ministate.keeps(migration.operations, app_label, state)
+        self.last_mini: tuple[Any, ProjectState] | None = None
+        try:
+            with offline_patches():
+                for index, operation in enumerate(migration.operations):
+                    self._run(app_label, operation, state, (index,), database_only=False)
+        finally:
+            state.__dict__.pop("apps", None)
         # What SchemaEditor.__exit__ does: run the deferred SQL (indexes, FKs).
         for item in editor.deferred_sql:
             before = len(editor.collected_sql)
@@ -294,11 +286,41 @@ class MigrationCollector:
     ) -> None:
         editor = self.editor
         before_model, after_model, before_field, after_field = _targets(operation)
-        old_state = state.clone()
-        operation.state_forwards(app_label, state)
+        is_split = isinstance(operation, SeparateDatabaseAndState)
+        if is_split or self.faithful:
+            need: Any = ministate.FULL
+        else:
+            need = ministate.needs(operation, app_label, state)
+        model_before = _model_state_facts(state, app_label, before_model)
+        if need == ministate.FULL or need is None:
+            self.last_mini = None
+        if need == ministate.FULL:
+            old_state = state.clone()  # the state is kept unrendered, so this is cheap
+            operation.state_forwards(app_label, state)
+            from_state, to_state = old_state, state
+        elif need is None:  # RunSQL, RunPython: their SQL does not read the state
+            operation.state_forwards(app_label, state)
+            from_state = to_state = old_state = state
+        else:
+            key = ministate.model_key(operation, app_label)
+            keep = tuple(need)
+            wider = self.keeps.get(key)
+            if wider is not None and (wider == ministate.ALL or set(keep) <= set(wider)):
+                keep = wider
+            if self.last_mini is not None and self.last_mini[0] == (key, keep):
+                from_state = self.last_mini[1]  # unchanged since the previous operation
+            elif key in state.models:
+                from_state = ministate.mini_state(state, key, keep)
+            else:
+                from_state = ProjectState()
+            operation.state_forwards(app_label, state)
+            to_state = ministate.mini_state(state, key, keep) if key in state.models else ProjectState()
+            self.last_mini = ((key, keep), to_state)
+            old_state = from_state
+        model_after = _model_state_facts(state, app_label, after_model)
         position = len(self.ops)
-        old_model = _get_model(old_state, app_label, before_model)
-        new_model = _get_model(state, app_label, after_model)
+        old_model = _get_model(from_state, app_label, before_model) if need is not None else None
+        new_model = _get_model(to_state, app_label, after_model) if need is not None else None
         old_field = _field(old_model, before_field)
         new_field = _field(new_model, after_field)
         is_split = isinstance(operation, SeparateDatabaseAndState)
@@ -318,8 +340,8 @@ class MigrationCollector:
             app_label=app_label,
             model_name=after_model or before_model,
             field_name=after_field or before_field,
-            model_before=self.facts.model(old_model) if old_model is not None else None,
-            model_after=self.facts.model(new_model) if new_model is not None else None,
+            model_before=model_before,
+            model_after=model_after,
             old_field=self.facts.field(old_field) if old_field is not None else None,
             new_field=self.facts.field(new_field) if new_field is not None else None,
             runpython=_runpython_facts(operation) if isinstance(operation, RunPython) else None,
@@ -328,7 +350,7 @@ class MigrationCollector:
             has_reverse=bool(operation.reversible),
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
-            state_tables=_state_tables(state) if isinstance(operation, RunSQL) or database_only else (),
+            state_tables=_state_tables(state) if isinstance(operation, RunSQL) else (),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -343,7 +365,13 @@ class MigrationCollector:
             return
         deferred_before = {id(d) for d in editor.deferred_sql}
         start = len(editor.collected_sql)
-        operation.database_forwards(app_label, editor, old_state, state)
+        try:
+            operation.database_forwards(app_label, editor, from_state, to_state)
+        finally:
+            if not self.faithful:
+                # Keep the project state unrendered: Django would otherwise re-render
+                # every related model on each later state change.
+                state.__dict__.pop("apps", None)
         for sql in editor.collected_sql[start:]:
             self.statements.append(CollectedStatement(sql, position))
         for item in editor.deferred_sql:
@@ -377,13 +405,58 @@ def _operation_kwargs(operation: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _column(name: str, field: Any) -> str | None:
+    if field.many_to_many:
+        return None
+    if field.db_column:
+        return str(field.db_column)
+    return f"{name}_id" if field.is_relation else name
+
+
+def _db_table(model_state: Any) -> str:
+    from django.db.backends.utils import truncate_name
+
+    table = model_state.options.get("db_table")
+    if table:
+        return str(table)
+    return truncate_name(f"{model_state.app_label}_{model_state.name_lower}", 63)
+
+
 def _state_tables(state: ProjectState) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every table the model state knows, with its columns (for hand-written SQL)."""
     tables = []
-    for model in state.apps.get_models(include_auto_created=True):
-        opts = model._meta
-        tables.append((opts.db_table, tuple(f.column for f in opts.local_fields)))
+    for model_state in state.models.values():
+        columns = tuple(c for n, f in model_state.fields.items() if (c := _column(n, f)))
+        tables.append((_db_table(model_state), columns))
     return tuple(tables)
+
+
+def _model_state_facts(state: ProjectState, app_label: str, name: str | None) -> ModelFacts | None:
+    """The model as the state knows it (no rendering): table and NOT NULL checks."""
+    if not name:
+        return None
+    model_state = state.models.get((app_label, name.lower()))
+    if model_state is None:
+        return None
+    checks = []
+    for constraint in model_state.options.get("constraints", ()):
+        condition = getattr(constraint, "condition", None) or getattr(constraint, "check", None)
+        children = getattr(condition, "children", None)
+        if not children or len(children) != 1 or getattr(condition, "negated", False):
+            continue
+        child = children[0]
+        if isinstance(child, tuple) and child[0].endswith("__isnull") and child[1] is False:
+            field_name = child[0][: -len("__isnull")]
+            field = model_state.fields.get(field_name)
+            column = _column(field_name, field) if field is not None else None
+            if column:
+                checks.append((constraint.name, column))
+    return ModelFacts(
+        app_label=model_state.app_label,
+        name=model_state.name,
+        db_table=_db_table(model_state),
+        not_null_checks=tuple(checks),
+    )
 
 
 def _server_version(connection: Any) -> int | None:
@@ -400,25 +473,23 @@ def walk(
     collector: MigrationCollector,
     files: dict[Key, Path],
     *,
-    on_collect: Callable[[Key], CollectedMigration | None] | None = None,
     real_apps: Iterable[str] = (),
+    replay: dict[Key, CollectedMigration] | None = None,
 ) -> Iterator[WalkItem]:
     """Yield a WalkItem for every selected migration, in plan order.
 
-    ``on_collect`` may answer a migration from a cache; the state still has to
-    move forward, so the migration's state changes are applied without SQL.
+    Migrations in ``replay`` (answered from the cache) are not collected again,
+    but their SQL is fed to the offline catalogue so later ones see its names.
     """
     state = ProjectState(real_apps=set(real_apps))
     last = max((i for i, key in enumerate(plan) if key in selected), default=-1)
-    for i, key in enumerate(plan[: last + 1]):
+    for key in plan[: last + 1]:
         migration = graph.nodes[key]
-        cached = on_collect(key) if (key in selected and on_collect) else None
-        if key not in selected or cached is not None:
-            if "apps" in state.__dict__ and not any(k in selected for k in plan[i + 1 : i + 4]):
-                del state.__dict__["apps"]  # a long state-only stretch: re-render later, once
+        if key not in selected:
+            state.__dict__.pop("apps", None)  # state changes stay cheap while unrendered
             state = migration.mutate_state(state, preserve=False)
-            if cached is not None:
-                yield WalkItem(key, collected=cached)
+            if replay and key in replay:
+                collector.replay(replay[key])
             continue
         try:
             collected = collector.collect(migration, state, files.get(key))

@@ -33,6 +33,15 @@ def compare(settings: str, *paths: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+# Cases where no offline tool can know the live catalogue. Each must still mismatch:
+# if one starts to match, the limitation is gone and the entry must be removed.
+KNOWN_LIMITS = {
+    "opsapp.0046_person_org_unindexed": (
+        "0045 renames the foreign key inside a PL/pgSQL DO block, which only a server runs"
+    ),
+}
+
+
 def _report(result: dict) -> str:
     lines = []
     for m in result["mismatches"]:
@@ -48,11 +57,18 @@ def _report(result: dict) -> str:
 def test_contrib_and_test_apps_match_sqlmigrate():
     result = compare("tests.settings")
     assert result["server_version"] >= 15
-    assert result["compared"] >= 40, result["compared"]
-    assert result["mismatches"] == [], _report(result)
+    assert result["compared"] >= 70, result["compared"]
+    unexplained = [m for m in result["mismatches"] if m["migration"] not in KNOWN_LIMITS]
+    assert unexplained == [], _report({"mismatches": unexplained})
+    assert {m["migration"] for m in result["mismatches"]} == set(KNOWN_LIMITS)
+    # Where sqlmigrate itself is wrong (it introspects a database that has not run the
+    # earlier operations of the same migration), offline SQL must equal what migrate ran.
+    differs = {m["migration"] for m in result["sqlmigrate_differs_but_equals_executed"]}
+    assert differs <= {"opsapp.0041_adopt_milestone_due_index", "opsapp.0044_team_rename_and_relax_code"}
 
 
 def test_demo_project_matches_sqlmigrate():
     result = compare("shop.settings", REPO / "fixtures" / "demo")
     assert result["compared"] >= 10
     assert result["mismatches"] == [], _report(result)
+    assert result["sqlmigrate_differs_but_equals_executed"] == []

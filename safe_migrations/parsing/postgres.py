@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 import pglast
@@ -133,6 +134,15 @@ def locks_of(node: Any) -> list[TableLock]:
     return []
 
 
+@lru_cache(maxsize=8192)
+def parse(text: str) -> tuple[Any, ...]:
+    """pglast.parse_sql, memoised: the catalogue and the rules read the same statements.
+
+    The nodes are shared: callers must not mutate them (copy first).
+    """
+    return tuple(pglast.parse_sql(text))
+
+
 def _clip(data: bytes, start: int | None, length: int | None) -> str:
     start = start or 0
     end = len(data) if not length else start + length
@@ -142,7 +152,7 @@ def _clip(data: bytes, start: int | None, length: int | None) -> str:
 def parse_items(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLock]]]:
     """(statement text, node, parse error, locks) for each statement in ``text``."""
     try:
-        parsed = pglast.parse_sql(text)
+        parsed = parse(text)
     except pglast.parser.ParseError:
         yield from _parse_one_by_one(text)
         return
@@ -159,7 +169,7 @@ def _parse_one_by_one(text: str) -> Iterator[tuple[str, Any, str | None, list[Ta
         pieces = [text]
     for piece in pieces:
         try:
-            parsed = pglast.parse_sql(piece)
+            parsed = parse(piece)
         except pglast.parser.ParseError as exc:
             yield piece.strip(), None, str(exc), []
             continue
