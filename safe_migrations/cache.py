@@ -46,6 +46,7 @@ class Cache:
         self.folder = folder
         self.path = folder / "collected.pickle"
         self.entries: dict[str, CollectedMigration] = {}
+        self.analyses: dict[str, Any] = {}  # analysis key -> (findings, result)
         self.used: set[str] = set()
         self.dirty = False
         try:
@@ -53,6 +54,7 @@ class Cache:
                 data = pickle.load(fh)
             if isinstance(data, dict) and data.get("format") == FORMAT:
                 self.entries = data["entries"]
+                self.analyses = data.get("analyses", {})
         except Exception:  # noqa: BLE001 - a missing or stale cache is just empty
             self.entries = {}
 
@@ -62,6 +64,17 @@ class Cache:
             self.used.add(digest)
         return found
 
+    def get_analysis(self, key: str) -> Any:
+        found = self.analyses.get(key)
+        if found is not None:
+            self.used.add(key)
+        return found
+
+    def put_analysis(self, key: str, value: Any) -> None:
+        self.analyses[key] = value
+        self.used.add(key)
+        self.dirty = True
+
     def put(self, digest: str, collected: CollectedMigration) -> None:
         self.entries[digest] = collected
         self.used.add(digest)
@@ -70,8 +83,9 @@ class Cache:
     def save(self) -> None:
         if not self.dirty:
             return
-        if len(self.entries) > MAX_ENTRIES:
+        if len(self.entries) + len(self.analyses) > MAX_ENTRIES:
             self.entries = {d: c for d, c in self.entries.items() if d in self.used}
+            self.analyses = {d: a for d, a in self.analyses.items() if d in self.used}
         self.folder.mkdir(parents=True, exist_ok=True)
         gitignore = self.folder / ".gitignore"
         if not gitignore.exists():
@@ -79,7 +93,11 @@ class Cache:
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".collected-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump({"format": FORMAT, "entries": self.entries}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                pickle.dump(
+                    {"format": FORMAT, "entries": self.entries, "analyses": self.analyses},
+                    fh,
+                    protocol=pickle.HIGHEST_PROTOCOL,
+                )
             os.replace(tmp, self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -135,14 +135,37 @@ def lint(config: Config, request: Request) -> Run:
         root=config.root,
     )
     errors: list[LoadError] = [_relative_error(e, config.root) for e in loaded.errors]
-    collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors)
+    cache = Cache(config.cache_dir) if config.cache_dir is not None else None
+    digests = (
+        chain_keys(
+            plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version
+        )
+        if cache is not None
+        else {}
+    )
+    collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors, cache, digests)
     rules = enabled_rules(config)
+    signature = _analysis_signature(rules, config, target)
     findings: list[Finding] = []
     results: list[MigrationResult] = []
     for migration, from_cache in collected:
-        found, result = analyse(migration, target, rules, config, cached=from_cache)
+        key = digests.get(migration.key)
+        analysis_key = f"{key}:{signature}" if key else None
+        stored = cache.get_analysis(analysis_key) if cache is not None and analysis_key else None
+        if stored is None:
+            found, result = analyse(migration, target, rules, config, cached=from_cache)
+            if cache is not None and analysis_key:
+                cache.put_analysis(analysis_key, (found, result))
+        else:
+            found, result = stored
+            result = replace(result, cached=True)
         findings.extend(found)
         results.append(result)
+    if cache is not None:
+        try:
+            cache.save()
+        except OSError as exc:
+            errors.append(LoadError(f"cache not written ({config.cache_dir}): {exc.strerror}"))
     findings.sort(key=lambda f: f.sort_key)
     report = Report(
         findings=tuple(findings),
@@ -199,6 +222,14 @@ def analyse(
     return found, result
 
 
+def _analysis_signature(rules: list[Rule], config: Config, target: Target) -> str:
+    """What findings depend on besides the migration: the rules, their settings, the target."""
+    import hashlib
+
+    text = repr(([r.code for r in rules], sorted((k, int(v)) for k, v in config.severities.items()), target))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def collect(
     config: Config,
     loaded: LoadedGraph,
@@ -207,16 +238,11 @@ def collect(
     connection: Any,
     target: Target,
     errors: list[LoadError],
+    cache: Cache | None = None,
+    digests: dict[Key, str] | None = None,
 ) -> list[tuple[CollectedMigration, bool]]:
     """Collected migrations in plan order, from the cache where possible."""
-    cache = Cache(config.cache_dir) if config.cache_dir is not None else None
-    digests = (
-        chain_keys(
-            plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version
-        )
-        if cache is not None
-        else {}
-    )
+    digests = digests or {}
     hits: dict[Key, CollectedMigration] = {}
     if cache is not None:
         for key in selected:
@@ -242,11 +268,6 @@ def collect(
                 fresh[item.key] = item.collected
                 if cache is not None:
                     cache.put(digests[item.key], item.collected)
-    if cache is not None:
-        try:
-            cache.save()
-        except OSError as exc:
-            errors.append(LoadError(f"cache not written ({config.cache_dir}): {exc.strerror}"))
     out = []
     for key in plan:
         if key in fresh:
