@@ -483,7 +483,7 @@ def walk(
     """
     state = ProjectState(real_apps=set(real_apps))
     last = max((i for i, key in enumerate(plan) if key in selected), default=-1)
-    for key in plan[: last + 1]:
+    for position, key in enumerate(plan[: last + 1]):
         migration = graph.nodes[key]
         if key not in selected:
             state.__dict__.pop("apps", None)  # state changes stay cheap while unrendered
@@ -494,8 +494,9 @@ def walk(
         try:
             collected = collector.collect(migration, state, files.get(key))
         except Exception as exc:  # noqa: BLE001 - a user migration Django cannot render
-            # The state may be half-mutated: rebuild it up to this migration (rare path).
-            state = graph.make_state(nodes=key, at_end=True, real_apps=set(real_apps))
+            # The state may be half-mutated: rebuild it from everything walked so far,
+            # this migration included (rare path).
+            state = graph.make_state(nodes=plan[: position + 1], at_end=True, real_apps=set(real_apps))
             yield WalkItem(
                 key,
                 error=LoadError(

@@ -36,15 +36,26 @@ _VOLATILE = [
 ]
 
 
+# When several constraints or indexes of one column match a lookup, PostgreSQL returns
+# them in heap order, which moves with free-space reuse: Django then drops them in an
+# order no tool can predict. Runs of such drops are compared as sets.
+_DROP = re.compile(r'^(?:ALTER TABLE "[^"]+" DROP CONSTRAINT |DROP INDEX IF EXISTS |SET CONSTRAINTS )')
+
+
 def _strip(lines: list[str]) -> list[str]:
-    out = []
+    out: list[str] = []
+    run: list[str] = []
     for line in lines:
         if not line.strip() or line.startswith("--"):
             continue
         for pattern, placeholder in _VOLATILE:
             line = pattern.sub(placeholder, line)
-        out.append(line)
-    return out
+        if _DROP.match(line):
+            run.append(line)
+            continue
+        out += [*sorted(run), line]
+        run = []
+    return out + sorted(run)
 
 
 def main() -> int:

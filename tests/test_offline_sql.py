@@ -13,6 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import django
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -57,6 +60,10 @@ def _report(result: dict) -> str:
 def test_contrib_and_test_apps_match_sqlmigrate():
     result = compare("tests.settings")
     assert result["server_version"] >= 15
+    if django.VERSION < (6, 1):  # the operations fixture needs Django 6.1 (tests/settings.py)
+        assert result["compared"] >= 20, result["compared"]
+        assert result["mismatches"] == [], _report(result)
+        return
     assert result["compared"] >= 70, result["compared"]
     unexplained = [m for m in result["mismatches"] if m["migration"] not in KNOWN_LIMITS]
     assert unexplained == [], _report({"mismatches": unexplained})
@@ -67,6 +74,7 @@ def test_contrib_and_test_apps_match_sqlmigrate():
     assert differs <= {"opsapp.0041_adopt_milestone_due_index", "opsapp.0044_team_rename_and_relax_code"}
 
 
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="the demo project uses db_default (Django 5.0+)")
 def test_demo_project_matches_sqlmigrate():
     result = compare("shop.settings", REPO / "fixtures" / "demo")
     assert result["compared"] >= 10
