@@ -205,3 +205,87 @@ def test_cache_gives_same_report(tmp_path):
     assert json.loads(first.stdout)["findings"] == json.loads(second.stdout)["findings"]
     assert (tmp_path / "cache" / "collected.pickle").exists()
     assert (tmp_path / "cache" / ".gitignore").exists()
+
+
+def test_baseline_accepts_todays_findings_and_fails_on_new_ones(project, tmp_path):
+    base = tmp_path / "baseline.json"
+    written = project.run("--write-baseline", str(base), "--fail-on", "never")
+    assert written.returncode == 0 and "wrote 1 finding(s)" in written.stderr
+    adopted = project.run("--baseline", str(base), "--format", "json")
+    assert adopted.returncode == 0, adopted.stdout
+    data = json.loads(adopted.stdout)
+    assert data["findings"] == [] and data["summary"]["suppressed"] == 1
+    assert data["suppressed"][0]["suppressed"] == "in the baseline"
+    project.write(
+        "0004_drop_fax",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RemoveField("book", "fax")]
+        """,
+    )
+    later = project.run("--baseline", str(base), "--format", "json")
+    assert later.returncode == 1
+    assert [f["rule"] for f in json.loads(later.stdout)["findings"]] == ["SM201"]
+
+
+def test_bad_baseline_file_is_a_usage_error(project, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    done = project.run("--baseline", str(bad))
+    assert done.returncode == 2 and "cannot read baseline" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_suppression_in_the_migration_needs_a_reason(project):
+    project.write(
+        "0004_drop_fax",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            safe_migrations_ignore = {"SM201": "fax was never read by any released code"}
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RemoveField("book", "fax")]
+        """,
+    )
+    project.write(
+        "0005_drop_title",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            safe_migrations_ignore = {0: {"drop-column": ""}}
+            dependencies = [("library", "0004_drop_fax")]
+            operations = [migrations.RemoveField("book", "title")]
+        """,
+    )
+    data = json.loads(project.run("library", "--format", "json").stdout)
+    active = {(f["migration"], f["rule"]) for f in data["findings"]}
+    assert ("0004_drop_fax", "SM201") not in active
+    assert ("0005_drop_title", "SM201") in active  # an empty reason suppresses nothing
+    assert data["suppressed"][0]["suppressed"] == "fax was never read by any released code"
+
+
+def test_runsql_comment_suppresses_with_reason(project):
+    project.write(
+        "0004_index",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [
+                migrations.RunSQL(
+                    "-- safe_migrations: ignore SM101 the table holds a dozen rows\\n"
+                    'CREATE INDEX "book_title_idx" ON "library_book" ("title")',
+                    'DROP INDEX "book_title_idx"',
+                ),
+            ]
+        """,
+    )
+    data = json.loads(project.run("library", "0004", "--format", "json").stdout)
+    assert data["findings"] == []
+    assert data["suppressed"][0]["rule"] == "SM101"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from safe_migrations import conf, reporters
+from safe_migrations import baseline, conf, reporters
 from safe_migrations.docs import explain
 from safe_migrations.engine import DatabaseUnavailable, Request, lint
 from safe_migrations.loading import GraphError
@@ -76,6 +78,16 @@ class Command(BaseCommand):
             "--ignore", action="append", help="Skip these rules (codes, names or prefixes; comma-separated)."
         )
         parser.add_argument("--no-cache", action="store_true", help="Neither read nor write the SQL cache.")
+        parser.add_argument(
+            "--baseline",
+            metavar="FILE",
+            help="Accept the findings recorded in FILE (see --write-baseline): only new ones count.",
+        )
+        parser.add_argument(
+            "--write-baseline",
+            metavar="FILE",
+            help="Record the current findings in FILE, to adopt the tool on a legacy project.",
+        )
         parser.add_argument("--list-rules", action="store_true", help="List every rule and exit.")
         parser.add_argument("--explain", metavar="CODE|NAME", help="Print a rule's documentation and exit.")
 
@@ -102,13 +114,19 @@ class Command(BaseCommand):
                 pending=options["pending"],
                 since=options["since"],
             )
+            accepted = baseline.read(Path(options["baseline"])) if options["baseline"] else None
             run = lint(config, request)
-        except (conf.ConfigError, SelectionError, GraphError) as exc:
+        except (conf.ConfigError, SelectionError, GraphError, baseline.BaselineError) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except DatabaseUnavailable as exc:
             raise CommandError(str(exc), returncode=EXIT_DATABASE) from exc
 
         report = run.report
+        if accepted is not None:
+            report = replace(report, findings=tuple(baseline.apply(report.findings, accepted)))
+        if options["write_baseline"]:
+            count = baseline.write(Path(options["write_baseline"]), report.findings)
+            self.stderr.write(f"wrote {count} finding(s) to {options['write_baseline']}")
         if options["format"] == "sql":
             # Printing SQL is sqlmigrate's job: findings do not change the exit code here.
             self.stdout.write(sql_reporter.render(run.collected), ending="")
