@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import django
 import pytest
 
-from tests.project import make_project
+from tests.project import REPO, make_project
 
 
 @pytest.fixture
@@ -289,3 +291,35 @@ def test_runsql_comment_suppresses_with_reason(project):
     data = json.loads(project.run("library", "0004", "--format", "json").stdout)
     assert data["findings"] == []
     assert data["suppressed"][0]["rule"] == "SM101"
+
+
+def test_pending_lints_only_unapplied_migrations_on_the_real_server(tmp_path):
+    import uuid
+
+    import psycopg
+
+    name = f"sm_pending_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        project = make_project(tmp_path, db_name=name)
+        env = {"DJANGO_SETTINGS_MODULE": "proj_settings"}
+        migrate = subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "library", "0001", "-v", "0"],
+            cwd=project.root,
+            env={**os.environ, **env, "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)])},
+            capture_output=True,
+            text=True,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        done = project.run("--pending", "--format", "json")
+        data = json.loads(done.stdout)
+        pending = [(m["app_label"], m["name"]) for m in data["migrations"]]
+        assert ("library", "0001_initial") not in pending
+        assert ("library", "0002_book_points") in pending and ("library", "0003_grow_title") in pending
+        assert data["target"]["mode"] == "pending"
+        assert int(data["target"]["server_version"]) >= 15  # the real server's version
+        assert [f["rule"] for f in data["findings"] if f["app_label"] == "library"] == ["SM205"]
+    finally:
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
