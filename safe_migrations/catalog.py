@@ -68,6 +68,9 @@ class Catalog:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[str, Info]] = {}
+        # Tables whose CREATE TABLE this run saw: their entries are complete. Other
+        # tables only hold what hand-written SQL of unlinted migrations added.
+        self.complete: set[str] = set()
         # Sequences owned by a column (serial or identity): table -> column -> name.
         self.sequences: dict[str, dict[str, str]] = {}
         self.extensions: set[str] = set()
@@ -107,7 +110,7 @@ class Catalog:
             self.sequences.setdefault(table, {})[coldef.colname] = name
 
     def knows(self, table: str) -> bool:
-        return table in self.tables
+        return table in self.complete
 
     def constraints(self, table: str) -> dict[str, Info]:
         """In introspection's order: constraints as created, then indexes by name (bytewise,
@@ -135,6 +138,7 @@ class Catalog:
         if isinstance(node, ast.CreateStmt):
             table = _rel(node.relation)
             self.tables[table] = {}
+            self.complete.add(table)
             self.sequences[table] = {}
             self.relation_names.add(table)
             for elt in node.tableElts or ():
@@ -164,9 +168,7 @@ class Catalog:
             self.collations.setdefault(name, deterministic)
 
     def _alter_table(self, table: str, node: Any) -> None:
-        if table not in self.tables:
-            return
-        entries = self.tables[table]
+        entries = self.tables.setdefault(table, {})
         for cmd in node.cmds or ():
             if cmd.subtype == AT.AT_AddIdentity:
                 self.sequences.setdefault(table, {})[cmd.name] = implicit_constraint_name(
@@ -226,8 +228,9 @@ class Catalog:
 
     def _add_index(self, node: Any) -> None:
         table = _rel(node.relation)
-        if table not in self.tables or not node.idxname:
+        if not node.idxname:
             return
+        self.tables.setdefault(table, {})
         columns = [p.name or None for p in node.indexParams or ()]
         columns += [p.name or None for p in node.indexIncludingParams or ()]
         if all(c is None for c in columns):
@@ -247,6 +250,9 @@ class Catalog:
             self.relation_names.add(new)
             if old in self.tables:
                 self.tables[new] = self.tables.pop(old)
+            if old in self.complete:
+                self.complete.discard(old)
+                self.complete.add(new)
             if old in self.sequences:  # the sequence keeps its name, it follows the table
                 self.sequences[new] = self.sequences.pop(old)
             for entries in self.tables.values():
@@ -291,6 +297,7 @@ class Catalog:
                     self.constraint_names.discard(constraint)
                     self.relation_names.discard(constraint)
                 self.tables.pop(name, None)
+                self.complete.discard(name)
                 self.sequences.pop(name, None)
         elif node.removeType == OBJ.OBJECT_EXTENSION:
             self.extensions.difference_update(names)

@@ -222,6 +222,23 @@ def analyse(
     return found, result
 
 
+def _cached_history(
+    cache: Cache | None, plan: list[Key], digests: dict[Key, str], hits: dict[Key, CollectedMigration]
+) -> dict[Key, CollectedMigration]:
+    """Every migration of the plan the cache holds (selected or not).
+
+    Their SQL feeds the offline catalogue, so a partial run (--since, one migration)
+    sees the constraint names that renames earlier in the history left behind.
+    """
+    if cache is None:
+        return hits
+    history = dict(hits)
+    for key in plan:
+        if key not in history and (found := cache.entries.get(digests.get(key, ""))) is not None:
+            history[key] = found
+    return history
+
+
 def _analysis_signature(rules: list[Rule], config: Config, target: Target) -> str:
     """What findings depend on besides the migration: the rules, their settings, the target."""
     import hashlib
@@ -260,7 +277,7 @@ def collect(
             collector,
             loaded.files,
             real_apps=loaded.loader.unmigrated_apps,
-            replay=hits,
+            replay=_cached_history(cache, plan, digests, hits),
         ):
             if item.error is not None:
                 errors.append(item.error)

@@ -152,6 +152,9 @@ def _stub(state: ProjectState, key: ModelKey, keep: set[str], depth: int = 0) ->
         return []
     fields: dict[str, Any] = {}
     extra: list[ModelState] = []
+    for field in model_state.fields.values():
+        if field.primary_key:  # a CompositePrimaryKey names its columns
+            keep = keep | set(getattr(field, "field_names", ()) or ())
     for name, field in model_state.fields.items():
         if field.primary_key or name in keep:
             fields[name] = field
@@ -212,14 +215,13 @@ def mini_state(state: ProjectState, key: ModelKey, keep: tuple[str, ...]) -> Pro
     """A ProjectState with ``key`` reduced to ``keep`` + its pk, and stubs for its targets."""
     model_state = state.models[key]
     every = keep == ALL
+    needed = set(keep) | {model_state.options.get("order_with_respect_to")}
+    for field in model_state.fields.values():
+        if field.primary_key:  # a CompositePrimaryKey (Django 5.2+) names its columns
+            needed |= set(getattr(field, "field_names", ()) or ())
     fields: dict[str, Any] = {}
     for name, field in model_state.fields.items():
-        if (
-            every
-            or field.primary_key
-            or name in keep
-            or name == model_state.options.get("order_with_respect_to")
-        ):
+        if every or field.primary_key or name in needed:
             fields[name] = field
     options = dict(model_state.options) if every else _reduced_options(model_state.options, set(fields))
     reduced = ModelState(

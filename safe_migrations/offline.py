@@ -167,6 +167,8 @@ class OfflineSchemaEditorMixin:
             constraints = catalog.constraints(table)
         else:
             constraints = emulated_constraints(self, model)
+            if catalog is not None:  # what hand-written SQL of earlier migrations added
+                constraints.update(catalog.constraints(table))
         result = []
         for name, info in constraints.items():
             if column_names is None or list(column_names) == info["columns"]:
@@ -199,12 +201,25 @@ def emulated_constraints(editor: Any, model: Any) -> dict[str, dict[str, Any]]:
     from pglast import ast, enums, parse_sql
 
     table = model._meta.db_table
-    sub = editor.__class__(editor.connection, collect_sql=True, atomic=False)
-    sub._safe_migrations_emulating = True
-    sub.deferred_sql = []
-    with _suppress_through_tables(model), _constraints_on_present_fields(model):
-        sub.create_model(model)
-    statements = list(sub.collected_sql) + [str(s) for s in sub.deferred_sql]
+    # Django passes the new model when it removes a constraint (alter_unique_together,
+    # alter_field): the model before the operation holds what is being removed.
+    models = [model]
+    old_state = getattr(editor, "safe_migrations_old_state", None)
+    if old_state is not None:
+        try:
+            old = old_state.apps.get_model(model._meta.app_label, model._meta.model_name)
+        except LookupError:
+            old = None
+        if old is not None and old is not model:
+            models.insert(0, old)
+    statements: list[str] = []
+    for each in models:
+        sub = editor.__class__(editor.connection, collect_sql=True, atomic=False)
+        sub._safe_migrations_emulating = True
+        sub.deferred_sql = []
+        with _suppress_through_tables(each), _constraints_on_present_fields(each):
+            sub.create_model(each)
+        statements += list(sub.collected_sql) + [str(s) for s in sub.deferred_sql]
     found: dict[str, dict[str, Any]] = {}
 
     def add(name: str, columns: list[str], **flags: Any) -> None:
@@ -292,12 +307,29 @@ def _suppress_through_tables(model: Any) -> Iterator[None]:
 
 
 def _q_field_names(node: Any) -> Iterator[str]:
-    """First path segment of every lookup in a Q object (``phone__isnull`` -> ``phone``)."""
+    """Field names an index/constraint expression or Q object refers to.
+
+    ``phone__isnull`` -> ``phone``; ``F("email")`` and ``Lower("email")`` -> ``email``.
+    """
+    if node is None:
+        return
+    if isinstance(node, str):
+        yield node.lstrip("-").split("__", 1)[0]
+        return
+    name = getattr(node, "name", None)
+    if type(node).__name__ == "F" and isinstance(name, str):
+        yield name.split("__", 1)[0]
+        return
     for child in getattr(node, "children", ()) or ():
         if isinstance(child, tuple) and child and isinstance(child[0], str):
             yield child[0].split("__", 1)[0]
+            yield from _q_field_names(child[1]) if not isinstance(child[1], (str, int, float)) else ()
         else:
             yield from _q_field_names(child)
+    sources = getattr(node, "get_source_expressions", None)
+    if callable(sources):
+        for source in sources():
+            yield from _q_field_names(source)
 
 
 @contextlib.contextmanager
@@ -311,6 +343,8 @@ def _constraints_on_present_fields(model: Any) -> Iterator[None]:
         names |= set(getattr(option, "include", ()) or ())
         condition = getattr(option, "condition", None) or getattr(option, "check", None)
         names |= set(_q_field_names(condition))
+        for expression in getattr(option, "expressions", ()) or ():
+            names |= set(_q_field_names(expression))
         return names <= present
 
     saved = opts.constraints, opts.indexes

@@ -220,6 +220,28 @@ class MigrationCollector:
             for statement in collected.statements:
                 catalog.apply(statement.sql)
 
+    def replay_hand_written(self, migration: Any) -> None:
+        """Feed an unlinted migration's RunSQL to the catalogue (no rendering needed).
+
+        Django's own operations are described by the model state; hand-written SQL is
+        not, and a later migration may rename or drop what it created.
+        """
+        catalog = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is None:
+            return
+
+        def visit(operations: Any) -> None:
+            for operation in operations:
+                if isinstance(operation, SeparateDatabaseAndState):
+                    visit(operation.database_operations)
+                elif isinstance(operation, RunSQL) and operation.sql is not RunSQL.noop:
+                    items = [operation.sql] if isinstance(operation.sql, str) else operation.sql
+                    for item in items:
+                        if isinstance(item, str):  # (sql, params) pairs need parameters merged
+                            catalog.apply(item)
+
+        visit(migration.operations)
+
     def relative(self, path: Path | None) -> str | None:
         if path is None:
             return None
@@ -365,6 +387,7 @@ class MigrationCollector:
             return
         deferred_before = {id(d) for d in editor.deferred_sql}
         start = len(editor.collected_sql)
+        editor.safe_migrations_old_state = from_state  # for emulated introspection
         try:
             operation.database_forwards(app_label, editor, from_state, to_state)
         finally:
@@ -490,6 +513,8 @@ def walk(
             state = migration.mutate_state(state, preserve=False)
             if replay and key in replay:
                 collector.replay(replay[key])
+            else:
+                collector.replay_hand_written(migration)
             continue
         try:
             collected = collector.collect(migration, state, files.get(key))
