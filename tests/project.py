@@ -20,7 +20,12 @@ DATABASES = {{"default": {{
     "ENGINE": "django.db.backends.postgresql", "NAME": {name!r}, "USER": "postgres",
     "HOST": "127.0.0.1", "PORT": {port!r},
 }}}}
-SAFE_MIGRATIONS = {{"POSTGRES_VERSION": 15, "CACHE_DIR": {cache!r}}}
+# The command tests check behaviour (formats, exit codes, selection), on the first rules.
+SAFE_MIGRATIONS = {{
+    "POSTGRES_VERSION": 15,
+    "CACHE_DIR": {cache!r},
+    "SELECT": ["SM000", "SM101", "SM108", "SM109", "SM201", "SM205", "SM301"],
+}}
 """
 
 INITIAL = """

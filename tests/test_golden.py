@@ -33,8 +33,20 @@ def findings_by_migration(settings: str, path: Path | None, labels: list[str]) -
     out: dict[str, list[str]] = {}
     for label in labels:
         done = subprocess.run(
-            [sys.executable, "-m", "django", "lintmigrations", label, "--no-cache", "--format", "json",
-             "--fail-on", "never", "--pg-version", "15"],
+            [
+                sys.executable,
+                "-m",
+                "django",
+                "lintmigrations",
+                label,
+                "--no-cache",
+                "--format",
+                "json",
+                "--fail-on",
+                "never",
+                "--pg-version",
+                "15",
+            ],
             cwd=path or REPO,
             env=env,
             capture_output=True,

@@ -143,10 +143,11 @@ def parse(text: str) -> tuple[Any, ...]:
     return tuple(pglast.parse_sql(text))
 
 
-def _clip(data: bytes, start: int | None, length: int | None) -> str:
+def _clip(data: str, start: int | None, length: int | None) -> str:
+    # pglast 8 reports character offsets (not bytes) for statement locations.
     start = start or 0
     end = len(data) if not length else start + length
-    return data[start:end].decode("utf-8").strip()
+    return data[start:end].strip()
 
 
 def parse_items(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLock]]]:
@@ -156,7 +157,7 @@ def parse_items(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLoc
     except pglast.parser.ParseError:
         yield from _parse_one_by_one(text)
         return
-    data = text.encode("utf-8")
+    data = text
     for raw in parsed:
         sql = _clip(data, raw.stmt_location, raw.stmt_len)
         yield sql, raw.stmt, None, locks_of(raw.stmt)
@@ -173,6 +174,6 @@ def _parse_one_by_one(text: str) -> Iterator[tuple[str, Any, str | None, list[Ta
         except pglast.parser.ParseError as exc:
             yield piece.strip(), None, str(exc), []
             continue
-        data = piece.encode("utf-8")
+        data = piece
         for raw in parsed:
             yield _clip(data, raw.stmt_location, raw.stmt_len), raw.stmt, None, locks_of(raw.stmt)

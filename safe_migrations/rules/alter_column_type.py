@@ -55,6 +55,13 @@ class AlterColumnType(Rule):
             if ctx.is_new_table(table, stmt):
                 continue
             op = stmt.operation
+            if (
+                op.old_field is not None
+                and op.new_field is not None
+                and op.old_field.primary_key
+                and op.new_field.primary_key
+            ):
+                continue  # a primary key type change is change-pk-type (SM110)
             new_sql_type = deparse(cmd.def_.typeName) if cmd.def_ is not None else None
             old_type = op.old_field.db_type if op.old_field else None
             new_type = op.new_field.db_type if op.new_field else new_sql_type

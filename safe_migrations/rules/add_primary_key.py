@@ -1,0 +1,138 @@
+"""SM112 add-primary-key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pglast import ast
+
+from ..context import MigrationContext
+from ..findings import Severity
+from ..fixes import tables
+from ..parsing.statement import Lock, Statement
+from ._ast import AT, CON, alter_cmds, deparse, has_constraint
+from ._tables import is_identity, is_serial, type_name
+from .base import Hit, Rule
+
+
+class AddPrimaryKey(Rule):
+    """A primary key or an auto-increment column added to a table that already has rows.
+
+    ## What it does
+    Flags, on a table that existed before the migration,
+    `ALTER TABLE ... ADD [CONSTRAINT ...] PRIMARY KEY (...)` (Django emits it when
+    `AlterField` makes a field `primary_key=True`), `ADD COLUMN ... PRIMARY KEY`,
+    and `ADD COLUMN` of a `serial`/`bigserial` or `GENERATED ... AS IDENTITY`
+    column (`AddField` of an `AutoField`/`BigAutoField`). Attaching an index
+    built beforehand with `ADD CONSTRAINT ... PRIMARY KEY USING INDEX`, and
+    `ALTER COLUMN ... ADD GENERATED ... AS IDENTITY` on an existing NOT NULL
+    column, are catalogue changes and pass.
+
+    ## Why is this bad?
+    `ADD PRIMARY KEY` builds a unique index by reading the whole table, and first
+    checks every row for NULLs when a key column is nullable, all under ACCESS
+    EXCLUSIVE: no read or write on the table runs meanwhile. A new serial or
+    identity column is worse: PostgreSQL writes a sequence value into every row,
+    rewriting the table and all its indexes under the same lock. A duplicate or
+    NULL key also makes the deploy fail halfway.
+
+    ## Example
+    ```python
+    operations = [
+        migrations.RemoveField("tag", "id"),
+        migrations.AlterField("tag", "slug", models.CharField(max_length=50, primary_key=True)),
+    ]
+    ```
+
+    ## Use instead
+    Build the unique index concurrently, make the columns NOT NULL with a
+    validated CHECK, then attach the index; record the field in the state only:
+    ```python
+    # migration 1 (atomic = False)
+    migrations.RunSQL(
+        'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "tag_slug_pk" ON "shop_tag" ("slug")',
+        reverse_sql='DROP INDEX CONCURRENTLY IF EXISTS "tag_slug_pk"',
+    ),
+    # migration 2 (atomic)
+    migrations.SeparateDatabaseAndState(
+        database_operations=[migrations.RunSQL(
+            'ALTER TABLE "shop_tag" ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"',
+            reverse_sql='ALTER TABLE "shop_tag" DROP CONSTRAINT "tag_slug_pk"',
+        )],
+        state_operations=[
+            migrations.AlterField("tag", "slug", models.CharField(max_length=50, primary_key=True)),
+        ],
+    ),
+    ```
+    For a counter column: add a nullable `bigint`, create a sequence owned by it
+    and `SET DEFAULT nextval(...)` (catalogue changes only), number the existing
+    rows in batches, then NOT NULL and the primary key as above.
+    """
+
+    code = "SM112"
+    name = "add-primary-key"
+    severity = Severity.ERROR
+
+    def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        op = stmt.operation
+        version = ctx.target.server_version
+        for table, cmd in alter_cmds(stmt.node, AT.AT_AddConstraint, AT.AT_AddColumn):
+            if ctx.is_new_table(table, stmt):
+                continue
+            con = cmd.def_
+            if cmd.subtype == AT.AT_AddConstraint:
+                if not isinstance(con, ast.Constraint) or con.contype != CON.CONSTR_PRIMARY or con.indexname:
+                    continue
+                columns = [str(getattr(k, "sval", k)) for k in con.keys or ()]
+                name = str(con.conname or f"{table}_pkey")
+                nullable = self._nullable(ctx, stmt, columns)
+                scan = " checks every row for NULLs and" if nullable or nullable is None else ""
+                message = (
+                    f"Adding primary key {name} to existing table {table}{scan} builds its unique "
+                    f"index under ACCESS EXCLUSIVE: no query on {table} runs until every row has been "
+                    "read, and a duplicate or NULL key makes the migration fail."
+                )
+                fix = tables.primary_key_using_index(op, table, columns, name, nullable, version)
+                yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+                continue
+            if not isinstance(con, ast.ColumnDef):
+                continue
+            column = str(con.colname)
+            counter = is_serial(con) or is_identity(con)
+            primary = has_constraint(con, CON.CONSTR_PRIMARY)
+            if not (counter or primary):
+                continue
+            if counter:
+                kind = type_name(con) if is_serial(con) else "identity"
+                message = (
+                    f"Adding {kind} column {table}.{column} writes a sequence value into every "
+                    f"existing row: PostgreSQL rewrites {table} and all its indexes under ACCESS "
+                    f"EXCLUSIVE{', then builds the primary key index,' if primary else ''} and no query "
+                    f"on {table} runs until it ends."
+                )
+                column_type = type_name(con) if is_serial(con) else deparse(con.typeName)
+                fix = tables.counter_column(op, table, column, column_type, primary, version)
+            else:
+                message = (
+                    f"Adding {table}.{column} as PRIMARY KEY builds a unique index over every existing "
+                    f"row under ACCESS EXCLUSIVE: no query on {table} runs until it ends."
+                )
+                name = f"{table}_pkey"
+                fix = tables.primary_key_using_index(op, table, [column], name, None, version)
+            yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    @staticmethod
+    def _nullable(ctx: MigrationContext, stmt: Statement, columns: list[str]) -> list[str] | None:
+        """Key columns still nullable when ``stmt`` runs; None when unknown (hand-written SQL)."""
+        op = stmt.operation
+        old, new = op.old_field, op.new_field
+        if new is None or old is None or [new.column] != columns:
+            return None
+        if not old.null:
+            return []
+        for earlier in ctx.statements_of(op):
+            if earlier.index < stmt.index:
+                for _, cmd in alter_cmds(earlier.node, AT.AT_SetNotNull):
+                    if cmd.name == new.column:
+                        return []  # Django ran SET NOT NULL first (add-primary-key's scan is SM108's)
+        return [str(new.column)]

@@ -1,0 +1,149 @@
+from django.db import migrations, models
+
+from tests.conftest import initial
+from tests.harness import Mig, run
+from tests.rules._fix_migrations import fix_migrations
+
+SELECT = ("SM112",)
+
+
+def tags():
+    return [
+        migrations.CreateModel(
+            "Tag",
+            [
+                ("id", models.BigAutoField(primary_key=True)),
+                ("slug", models.CharField(max_length=50)),
+                ("num", models.IntegerField(null=True)),
+            ],
+        )
+    ]
+
+
+def sql(text):
+    return [migrations.RunSQL(text, migrations.RunSQL.noop)]
+
+
+def slug_pk():
+    return [
+        migrations.RemoveField("tag", "id"),
+        migrations.AlterField("tag", "slug", models.CharField(max_length=50, primary_key=True)),
+    ]
+
+
+def test_docs_example_alter_field_to_primary_key_is_flagged():
+    result = run(tags(), slug_pk(), select=SELECT)
+    assert result.codes() == ["SM112"]
+    finding = result.last[0]
+    assert finding.severity.label == "error"
+    assert finding.lock == "ACCESS EXCLUSIVE" and finding.table == "shop_tag"
+    constraint = finding.location.sql.split("ADD CONSTRAINT")[1].split()[0].strip('"')
+    assert finding.message.startswith(f"Adding primary key {constraint} to existing table shop_tag builds")
+    assert "checks every row for NULLs" not in finding.message  # slug was NOT NULL already
+    fix = finding.fix
+    assert f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "{constraint}" ON "shop_tag" ("slug")' in fix.code
+    assert f'ADD CONSTRAINT "{constraint}" PRIMARY KEY USING INDEX "{constraint}"' in fix.code
+    assert "state_operations=[migrations.AlterField(model_name='tag', name='slug'" in fix.code
+    assert "atomic = False" in fix.code
+
+
+def test_use_instead_the_fix_migrations_pass():
+    result = run(tags(), slug_pk(), select=SELECT)
+    steps = fix_migrations(result.last[0].fix.code)
+    assert len(steps) == 2
+    ok = run(tags(), [migrations.RemoveField("tag", "id")], *steps, select=SELECT)
+    assert ok.codes(all_migrations=True) == []
+
+
+def test_add_constraint_primary_key_using_index_passes():
+    result = run(
+        tags(),
+        Mig(sql('CREATE UNIQUE INDEX CONCURRENTLY "tag_num_pk" ON "shop_tag" ("num")'), atomic=False),
+        sql(
+            'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey"; ALTER TABLE "shop_tag" ADD CONSTRAINT "tag_num_pk" PRIMARY KEY USING INDEX "tag_num_pk"'
+        ),
+        select=SELECT,
+    )
+    assert result.codes(all_migrations=True) == []
+
+
+def test_nullable_key_column_mentions_the_null_scan():
+    result = run(tags(), sql('ALTER TABLE "shop_tag" ADD PRIMARY KEY ("num")'), select=SELECT)
+    assert result.codes() == ["SM112"]
+    finding = result.last[0]
+    assert "shop_tag_pkey" in finding.message and "checks every row for NULLs" in finding.message
+    assert any("NOT NULL first if they are not yet" in step for step in finding.fix.steps)
+
+
+def test_django_int_to_autofield_pk_is_flagged_without_the_null_scan():
+    result = run(
+        tags(),
+        [
+            migrations.RemoveField("tag", "id"),
+            migrations.AlterField("tag", "num", models.AutoField(primary_key=True)),
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM112"]
+    assert "checks every row for NULLs" not in result.last[0].message  # Django ran SET NOT NULL first
+
+
+def test_auto_field_column_is_flagged_as_a_rewrite():
+    result = run(
+        tags(),
+        [
+            migrations.RemoveField("tag", "id"),
+            migrations.AddField("tag", "nid", models.BigAutoField(primary_key=True), preserve_default=False),
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM112"]
+    finding = result.last[0]
+    assert finding.message.startswith(
+        "Adding identity column shop_tag.nid writes a sequence value into every"
+    )
+    assert "then builds the primary key index" in finding.message
+    fix = finding.fix
+    assert 'ADD COLUMN "nid" bigint NULL' in fix.code
+    assert 'CREATE SEQUENCE "shop_tag_nid_seq" AS bigint OWNED BY "shop_tag"."nid"' in fix.code
+    assert "SET DEFAULT nextval" in fix.code and "def backfill" in fix.code
+    assert 'CHECK ("nid" IS NOT NULL) NOT VALID' in fix.code and "VALIDATE CONSTRAINT" in fix.code
+    assert 'PRIMARY KEY USING INDEX "shop_tag_nid_pk"' in fix.code
+    assert "state_operations=[migrations.AddField(model_name='tag', name='nid'" in fix.code
+    steps = fix_migrations(fix.code)
+    ok = run(tags(), [migrations.RemoveField("tag", "id")], *steps, select=SELECT)
+    assert ok.codes(all_migrations=True) == []
+
+
+def test_serial_column_and_inline_primary_key_in_runsql_are_flagged():
+    serial = run(initial(), sql("ALTER TABLE shop_customer ADD COLUMN n bigserial"), select=SELECT)
+    assert serial.codes() == ["SM112"]
+    assert "bigserial column shop_customer.n" in serial.last[0].message
+    assert "PRIMARY KEY" not in serial.last[0].fix.code  # a counter, not a key
+    inline = run(initial(), sql("ALTER TABLE shop_customer ADD COLUMN k uuid PRIMARY KEY"), select=SELECT)
+    assert inline.codes() == ["SM112"]
+    assert "as PRIMARY KEY builds a unique index" in inline.last[0].message
+
+
+def test_identity_on_an_existing_not_null_column_passes():
+    result = run(
+        tags(),
+        sql('ALTER TABLE "shop_tag" ALTER COLUMN "num" ADD GENERATED BY DEFAULT AS IDENTITY'),
+        select=SELECT,
+    )
+    assert result.codes() == []
+
+
+def test_new_table_is_exempt():
+    assert run(tags(), select=SELECT).codes(all_migrations=True) == []
+    created = sql(
+        "CREATE TABLE shop_tmp (id int NOT NULL, n int); ALTER TABLE shop_tmp ADD PRIMARY KEY (id); ALTER TABLE shop_tmp ADD COLUMN s bigserial"
+    )
+    assert run(initial(), created, select=SELECT).codes() == []
+
+
+def test_fix_before_pg12_does_not_promise_a_scan_free_not_null():
+    result = run(tags(), sql('ALTER TABLE "shop_tag" ADD COLUMN s serial'), select=SELECT, pg_version=11)
+    assert any("PostgreSQL 11 still scans" in step for step in result.last[0].fix.steps)
+    modern = run(tags(), sql('ALTER TABLE "shop_tag" ADD COLUMN s serial'), select=SELECT)
+    assert any("12+ skips the scan" in step for step in modern.last[0].fix.steps)
