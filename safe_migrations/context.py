@@ -8,7 +8,7 @@ from pglast import ast, enums
 
 from .facts import CollectedMigration, OperationFacts
 from .parsing.postgres import relname
-from .parsing.statement import Lock, Statement, TableLock
+from .parsing.statement import Statement, TableLock
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,3 @@ class MigrationContext:
                 current = tables.get(lock.table)
                 if current is None or lock.lock > current[0].lock:
                     tables[lock.table] = (lock, stmt)
-
-
-def lock_label(lock: Lock | None) -> str | None:
-    return None if lock is None else lock.label

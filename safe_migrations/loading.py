@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,7 +171,3 @@ def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> Lo
 
 class GraphError(Exception):
     """The migration graph cannot be built at all (a one-line message)."""
-
-
-def format_exception_tail(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
