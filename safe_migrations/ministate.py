@@ -239,6 +239,12 @@ def mini_state(state: ProjectState, key: ModelKey, keep: tuple[str, ...]) -> Pro
             target = _lower_key(key[0], field.remote_field.model)
             if target is not None and target != key:
                 wanted.setdefault(target, set()).update(_to_fields(field))
+            # A many-to-many through an explicit model (TaggableManager, through=...)
+            # resolves that model when rendered; a stub of it is enough for the SQL.
+            through = getattr(field.remote_field, "through", None)
+            through_key = _lower_key(key[0], through) if through is not None else None
+            if through_key is not None and through_key != key:
+                wanted.setdefault(through_key, set())
     for base in model_state.bases:
         if isinstance(base, str):
             base_key = _lower_key(key[0], base)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.utils import load_backend
 
 from .catalog import Catalog
@@ -125,6 +125,20 @@ class OfflineSchemaEditorMixin:
     collect_sql: bool
 
     _safe_migrations_emulating = False
+
+    def effective_default(self, field: Any) -> Any:
+        """Django's default for ``field``; a placeholder when only the database can compute it.
+
+        A callable default may query the database (``Collection.get_first_root_node``);
+        offline there is none, so the value Django would freeze into the ALTER TABLE
+        is shown as a string naming the callable. The statement keeps its shape.
+        """
+        try:
+            return super().effective_default(field)  # type: ignore[misc]
+        except (QueryWhileOffline, DatabaseError):
+            default = getattr(field, "default", None)
+            name = getattr(default, "__qualname__", None) or repr(default)
+            return f"<value of {name}() when migrate runs>"
 
     def execute(self, sql: Any, params: Any = ()) -> None:
         text = str(sql) if params is None else compose(str(sql), params)
@@ -383,6 +397,33 @@ def offline_connection(alias: str, server_version: int) -> Any:
 
 def _refuse_connection() -> None:
     raise RuntimeError("safe_migrations: the offline connection must not connect")
+
+
+class QueryWhileOffline(DatabaseError):
+    """Code run while SQL is generated offline (a callable default) tried to query a database."""
+
+
+def _refuse_live_query(*args: Any, **kwargs: Any) -> None:
+    raise QueryWhileOffline("safe_migrations generates SQL offline: no database may be queried")
+
+
+@contextlib.contextmanager
+def live_connections_blocked() -> Iterator[None]:
+    """Make every configured connection refuse to connect or query for the duration.
+
+    Offline SQL generation runs user code (callable defaults); none of it may reach
+    a real database, let alone write to it.
+    """
+    blocked = []
+    for alias in connections:
+        conn = connections[alias]
+        conn.ensure_connection = _refuse_live_query
+        blocked.append(conn)
+    try:
+        yield
+    finally:
+        for conn in blocked:
+            conn.__dict__.pop("ensure_connection", None)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ connection, and keeps the state before and after each operation.
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from .facts import (
     RunPythonFacts,
 )
 from .findings import LoadError
-from .offline import offline_patches
+from .offline import live_connections_blocked, offline_patches
 
 Key = tuple[str, str]
 
@@ -269,7 +270,8 @@ class MigrationCollector:
         self.keeps = {} if self.faithful else ministate.keeps(migration.operations, app_label, state)
         self.last_mini: tuple[Any, ProjectState] | None = None
         try:
-            with offline_patches():
+            offline = getattr(self.connection, "safe_migrations_catalog", None) is not None
+            with offline_patches(), live_connections_blocked() if offline else contextlib.nullcontext():
                 for index, operation in enumerate(migration.operations):
                     self._run(app_label, operation, state, (index,), database_only=False)
         finally:
