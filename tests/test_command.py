@@ -117,6 +117,14 @@ def test_usage_errors_exit_2_with_one_line(project, args, message):
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_several_app_labels_select_those_apps(project):
+    data = json.loads(project.run("library", "contenttypes", "--format", "json", "--fail-on", "never").stdout)
+    apps_linted = {m["app_label"] for m in data["migrations"]}
+    assert apps_linted == {"library", "contenttypes"}
+    one = json.loads(project.run("library", "0002", "--format", "json", "--fail-on", "never").stdout)
+    assert [(m["app_label"], m["name"]) for m in one["migrations"]] == [("library", "0002_book_points")]
+
+
 def test_broken_migration_is_named_and_the_rest_still_linted(project):
     project.write("0004_broken", "from django.db import migrations\nclass Migration(migrations.Migration:\n")
     project.write(

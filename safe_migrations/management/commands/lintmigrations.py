@@ -21,6 +21,15 @@ EXIT_USAGE = 2
 EXIT_DATABASE = 3
 
 
+def split_targets(targets: list[str]) -> tuple[tuple[str, ...], str | None]:
+    """App labels, and a migration name when the second of two targets is not an app label."""
+    from django.apps import apps
+
+    if len(targets) == 2 and targets[1] not in {c.label for c in apps.get_app_configs()}:
+        return (targets[0],), targets[1]
+    return tuple(targets), None
+
+
 class Command(BaseCommand):
     help = (
         "Lint migrations and the SQL Django generates for them for changes that lock tables, "
@@ -29,9 +38,14 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("app_label", nargs="?", help="Lint only this app's migrations.")
         parser.add_argument(
-            "migration_name", nargs="?", help="Lint only this migration (a prefix is enough)."
+            "targets",
+            nargs="*",
+            metavar="app_label [migration_name] | app_label ...",
+            help=(
+                "Lint only these apps' migrations, or one migration: an app label and a "
+                "migration name (a prefix is enough)."
+            ),
         )
         parser.add_argument(
             "--database",
@@ -108,9 +122,10 @@ class Command(BaseCommand):
             config = conf.load(options)
             if options["pending"] and options["since"]:
                 raise conf.ConfigError("--pending and --since cannot be combined")
+            app_labels, migration_name = split_targets(options["targets"])
             request = Request(
-                app_labels=(options["app_label"],) if options["app_label"] else (),
-                migration_name=options["migration_name"],
+                app_labels=app_labels,
+                migration_name=migration_name,
                 pending=options["pending"],
                 since=options["since"],
             )
