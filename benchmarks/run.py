@@ -221,7 +221,7 @@ def ours_takes_many_labels(python: str, proj: Project, env: dict) -> bool:
         text=True,
     )
     usage = r.stdout.split("\n\n")[0]
-    return "app_label ...]" in usage or "app_labels ...]" in usage
+    return "app_label ..." in usage or "app_labels ...]" in usage
 
 
 class Runner:

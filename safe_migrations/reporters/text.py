@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from functools import lru_cache
 from typing import Any
 
 from django.core.management.color import no_style
@@ -12,6 +13,25 @@ from ..findings import Finding, Report, Severity
 
 def _indent(text: str, prefix: str = "      ") -> str:
     return textwrap.indent(text, prefix, lambda line: True)
+
+
+@lru_cache(maxsize=4096)
+def _wrap(text: str, width: int) -> tuple[str, ...]:
+    """Greedy word wrap on spaces; much cheaper than textwrap on thousands of findings.
+
+    Words longer than ``width`` (SQL, identifiers) stay whole on a line of their own.
+    """
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return tuple(lines)
 
 
 def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -> str:
@@ -49,11 +69,11 @@ def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -
                 out.append(style.SQL_KEYWORD(_indent(sql, "      SQL: ").replace("\n", "\n      ")))
             if f.lock or f.table:
                 out.append(f"      lock: {f.lock or '-'} on {f.table or '-'}")
-            out.append(_indent(textwrap.fill(f.message, 92), "      "))
+            out.extend(f"      {line}" for line in _wrap(f.message, 92))
             if f.fix is not None:
                 out.append(style.SUCCESS(f"      fix: {f.fix.title}"))
                 for i, step in enumerate(f.fix.steps, 1):
-                    lines = textwrap.wrap(step, 86) or [""]
+                    lines = _wrap(step, 86)
                     out.append(f"        {i}. {lines[0]}")
                     out.extend(f"           {line}" for line in lines[1:])
                 if f.fix.code:

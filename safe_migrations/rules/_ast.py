@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,17 +31,33 @@ def has_constraint(coldef: Any, kind: Any) -> bool:
     return any(c.contype == kind for c in column_constraints(coldef))
 
 
+def clone(value: Any) -> Any:
+    """A deep copy of a pglast tree, several times cheaper than ``copy.deepcopy``.
+
+    pglast nodes validate every attribute assignment; a copy of an already valid
+    tree can skip that. Strings, numbers and enums are immutable and shared.
+    """
+    if isinstance(value, ast.Node):
+        new = object.__new__(type(value))
+        for name in getattr(type(value), "__slots__", ()):
+            object.__setattr__(new, name, clone(getattr(value, name, None)))
+        return new
+    if isinstance(value, (tuple, list)):
+        return type(value)(clone(item) for item in value)
+    return value
+
+
 def deparse(node: Any) -> str:
     return str(RawStream()(node))
 
 
 def concurrent_index_sql(node: Any) -> tuple[str, str]:
     """CREATE INDEX CONCURRENTLY IF NOT EXISTS for ``node``, and its DROP."""
-    clone = copy.deepcopy(node)
-    clone.concurrent = True
-    clone.if_not_exists = True
+    copied = clone(node)
+    copied.concurrent = True
+    copied.if_not_exists = True
     name = node.idxname or ""
-    return deparse(clone), f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'
+    return deparse(copied), f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'
 
 
 def char_flag(value: Any) -> bool:

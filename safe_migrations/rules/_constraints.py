@@ -21,6 +21,7 @@ from ..parsing.postgres import parse_items, relname
 from ..parsing.statement import Statement
 from ..pgnames import implicit_constraint_name
 from ._ast import AT, CON, deparse
+from ._ast import clone as _clone
 
 OBJ = enums.ObjectType
 
@@ -99,7 +100,7 @@ def column_constraints(coldef: Any) -> list[Any]:
     for con in getattr(coldef, "constraints", None) or ():
         attr = _ATTRS.get(con.contype)
         if attr is None:
-            out.append(copy.deepcopy(con))
+            out.append(copy.copy(con))  # only top-level flags are set on the copy
         elif out:
             setattr(out[-1], attr[0], attr[1])
     return out
@@ -252,7 +253,7 @@ def add_constraint_sql(relation: Any, con: Any) -> str:
 
 def add_column_without(node: Any, cmd: Any, drop: Any) -> str:
     """``node`` (an ALTER TABLE) with constraint ``drop`` removed from ``cmd``'s column."""
-    clone = copy.deepcopy(node)
+    clone = _clone(node)
     index = list(node.cmds).index(cmd)
     coldef = clone.cmds[index].def_
     kept = []
@@ -271,7 +272,7 @@ def add_column_without(node: Any, cmd: Any, drop: Any) -> str:
 
 def not_valid_sql(relation: Any, con: Any, column: str | None, name: str) -> str:
     """ALTER TABLE ... ADD CONSTRAINT name ... NOT VALID for a CHECK or FOREIGN KEY."""
-    clone = copy.deepcopy(con)
+    clone = _clone(con)
     clone.conname = name
     clone.skip_validation = True
     clone.initially_valid = False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from pglast import ast
@@ -12,6 +11,7 @@ from ..findings import Severity
 from ..fixes import tables
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, deparse, has_constraint
+from ._ast import clone as _clone
 from ._tables import (
     declared_volatility,
     default_expr,
@@ -88,7 +88,7 @@ class AddColumnVolatileDefault(Rule):
             generated = stored_generated(coldef)
             if generated is not None:
                 expression = deparse(generated.raw_expr)
-                on_new = copy.deepcopy(generated.raw_expr)
+                on_new = _clone(generated.raw_expr)
                 for node in walk(on_new):
                     if isinstance(node, ast.ColumnRef):
                         node.fields = (ast.String("new"), *(node.fields or ()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..findings import Fix, Severity
 from ..fixes import constraints as recipes
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
+from ._ast import clone as _clone
 from ._ast import deparse
 from ._constraints import batch_mates, dropped_indexes, index_table, is_concurrent, transaction_reason
 from .base import Hit, Rule
@@ -150,11 +150,11 @@ def _robust(stmt: Statement) -> str:
     """The statement as it should be retried: IF NOT EXISTS / IF EXISTS on concurrent index DDL."""
     node = stmt.node
     if isinstance(node, ast.IndexStmt) and node.concurrent and node.idxname and not node.if_not_exists:
-        index = copy.deepcopy(node)
+        index = _clone(node)
         index.if_not_exists = True
         return deparse(index)
     if isinstance(node, ast.DropStmt) and dropped_indexes(node) and node.concurrent and not node.missing_ok:
-        drop = copy.deepcopy(node)
+        drop = _clone(node)
         drop.missing_ok = True
         return deparse(drop)
     return stmt.sql

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +12,7 @@ from ..findings import Severity
 from ..fixes import compat
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
+from ._ast import clone as _clone
 from ._ast import deparse
 from ._compat import (
     OBJ,
@@ -80,7 +80,7 @@ def _created_names(node: Any) -> list[str]:
 
 def _restrict(node: Any) -> str:
     """The same DROP with IF EXISTS and without CASCADE."""
-    clone = copy.deepcopy(node)
+    clone = _clone(node)
     clone.behavior = enums.DropBehavior.DROP_RESTRICT
     clone.missing_ok = True
     return deparse(clone)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from pglast import ast, enums
@@ -11,6 +10,7 @@ from ..context import MigrationContext
 from ..findings import Fix, Severity
 from ..fixes import constraints as recipes
 from ..parsing.statement import Lock, Statement
+from ._ast import clone as _clone
 from ._ast import deparse
 from ._constraints import dropped_indexes, index_table
 from .base import Hit, Rule
@@ -96,7 +96,7 @@ class DropIndexNonConcurrently(Rule):
             node = sibling.node
             if dropped_indexes(node) and not node.concurrent:
                 for obj in node.objects:  # CONCURRENTLY drops one index per statement, no CASCADE
-                    one = copy.deepcopy(node)
+                    one = _clone(node)
                     one.objects = (obj,)
                     one.concurrent = True
                     one.missing_ok = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from ..context import MigrationContext
@@ -12,6 +11,7 @@ from ..fixes.recipes import q
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, deparse
+from ._ast import clone as _clone
 from ._constraints import added_constraints, not_valid_added, same_transaction
 from .base import Hit, Rule
 
@@ -102,6 +102,6 @@ class NotValidAndValidateInOneTransaction(Rule):
 
 def _without_validate(stmt: Statement) -> str:
     """The statement with its VALIDATE CONSTRAINT subcommands removed."""
-    clone = copy.deepcopy(stmt.node)
+    clone = _clone(stmt.node)
     clone.cmds = tuple(c for c in clone.cmds if c.subtype != AT.AT_ValidateConstraint)
     return deparse(clone)
