@@ -34,6 +34,7 @@ class Config:
     cache_dir: Path | None = None  # None: caching off
     root: Path = field(default_factory=Path.cwd)
     lock_timeout: str | None = None  # set for migrations by the deploy (e.g. "2s")
+    statement_timeout: str | None = None  # likewise
 
     def rule_enabled(self, code: str, name: str) -> bool:
         def matches(patterns: tuple[str, ...]) -> bool:
@@ -120,6 +121,8 @@ def load(options: dict[str, Any] | None = None) -> Config:
         config = replace(config, include_third_party=True)
     if merged.get("LOCK_TIMEOUT"):
         config = replace(config, lock_timeout=str(merged["LOCK_TIMEOUT"]))
+    if merged.get("STATEMENT_TIMEOUT"):
+        config = replace(config, statement_timeout=str(merged["STATEMENT_TIMEOUT"]))
     cache_setting = merged.get("CACHE_DIR", DEFAULT_CACHE_DIR)
     cache_dir = None if cache_setting in (None, False, "") else Path(str(cache_setting))
     if cache_dir is not None and not cache_dir.is_absolute():

@@ -9,6 +9,7 @@ from pglast import ast, enums
 from .facts import CollectedMigration, OperationFacts
 from .parsing.postgres import relname
 from .parsing.statement import Statement, TableLock
+from .timeouts import timeout_in_force
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Target:
     vendor: str = "postgresql"
     server_version: int = 14
     lock_timeout_configured: bool = False  # connection OPTIONS or a setting sets it
+    statement_timeout_configured: bool = False  # likewise for statement_timeout
     session_utc: bool = True  # Django sets TimeZone=UTC on the connection when USE_TZ is on
     django_version: tuple[int, int] = (5, 2)
 
@@ -30,7 +32,6 @@ class MigrationContext:
     created_tables: dict[str, int] = field(default_factory=dict)  # table -> statement index
     created_indexes: dict[str, int] = field(default_factory=dict)
     held: dict[int, dict[str, tuple[TableLock, Statement]]] = field(default_factory=dict)
-    lock_timeout_from: int | None = None  # first statement index after SET lock_timeout
     not_valid: dict[str, int] = field(default_factory=dict)  # constraint -> statement index
 
     @classmethod
@@ -76,9 +77,11 @@ class MigrationContext:
         return max(held.values(), key=lambda pair: pair[0].lock, default=None)
 
     def lock_timeout_set(self, stmt: Statement) -> bool:
-        if self.target.lock_timeout_configured:
-            return True
-        return self.lock_timeout_from is not None and self.lock_timeout_from <= stmt.index
+        """Is a non-zero lock_timeout in force when ``stmt`` starts (see timeouts.py)?"""
+        return timeout_in_force(self, stmt, "lock_timeout", self.target.lock_timeout_configured)
+
+    def statement_timeout_set(self, stmt: Statement) -> bool:
+        return timeout_in_force(self, stmt, "statement_timeout", self.target.statement_timeout_configured)
 
     def _scan(self) -> None:
         strongest: dict[int, dict[str, tuple[TableLock, Statement]]] = {}
@@ -91,9 +94,6 @@ class MigrationContext:
                 self.created_tables.setdefault(relname(node.relation), stmt.index)
             elif isinstance(node, ast.IndexStmt) and node.idxname:
                 self.created_indexes.setdefault(node.idxname, stmt.index)
-            elif isinstance(node, ast.VariableSetStmt) and node.name == "lock_timeout":
-                if node.kind == enums.VariableSetKind.VAR_SET_VALUE and self.lock_timeout_from is None:
-                    self.lock_timeout_from = stmt.index + 1
             elif isinstance(node, ast.AlterTableStmt):
                 for cmd in node.cmds or ():
                     con = cmd.def_

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import sys
 from pathlib import Path
 
 from .rules import Rule, all_rules
@@ -55,9 +54,24 @@ def write(folder: Path) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
-    target = (
-        Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "rules"
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m safe_migrations.docs",
+        description="Write docs/rules/<name>.md and index.md from the rules' docstrings.",
     )
-    for path in write(target):
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "docs" / "rules",
+        help="output folder (default: docs/rules of this checkout)",
+    )
+    args = parser.parse_args(argv)
+    for path in write(args.folder):
         print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

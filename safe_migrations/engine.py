@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -54,10 +55,12 @@ def _settings_dict(alias: str) -> dict[str, Any]:
         raise ConfigError(f"no database alias {alias!r} in settings.DATABASES") from None
 
 
-def _lock_timeout_in_options(settings_dict: dict[str, Any]) -> bool:
+def _timeout_in_options(settings_dict: dict[str, Any], name: str) -> bool:
+    """Whether the connection OPTIONS set GUC ``name`` to a non-zero value (``-c name=2s``)."""
     options = settings_dict.get("OPTIONS") or {}
     text = " ".join(str(v) for v in options.values()) if isinstance(options, dict) else str(options)
-    return "lock_timeout" in text
+    found = re.findall(rf"{name}\s*=\s*'?([0-9.]*)", text)
+    return any(value.strip(".") not in ("", "0") and float(value) != 0 for value in found)
 
 
 def live_connection(alias: str) -> Any:
@@ -91,7 +94,10 @@ def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
     alias = config.database or DEFAULT_DB_ALIAS
     settings_dict = _settings_dict(alias)
     common: dict[str, Any] = {
-        "lock_timeout_configured": bool(config.lock_timeout) or _lock_timeout_in_options(settings_dict),
+        "lock_timeout_configured": bool(config.lock_timeout)
+        or _timeout_in_options(settings_dict, "lock_timeout"),
+        "statement_timeout_configured": bool(config.statement_timeout)
+        or _timeout_in_options(settings_dict, "statement_timeout"),
         "session_utc": _session_utc(settings_dict),
         "django_version": tuple(django.VERSION[:2]),
     }

@@ -52,6 +52,7 @@ def run(
     pg_version: int = 15,
     select: tuple[str, ...] = (),
     lock_timeout: bool = False,
+    statement_timeout: bool = False,
 ) -> Result:
     """Collect and lint a chain of migrations of app ``shop``; all are linted."""
     graph = MigrationGraph()
@@ -82,6 +83,7 @@ def run(
         "postgresql",
         pg_version,
         lock_timeout_configured=lock_timeout,
+        statement_timeout_configured=statement_timeout,
         django_version=tuple(django.VERSION[:2]),
     )
     config = Config(select=select)

@@ -177,3 +177,9 @@ def _parse_one_by_one(text: str) -> Iterator[tuple[str, Any, str | None, list[Ta
         data = piece
         for raw in parsed:
             yield _clip(data, raw.stmt_location, raw.stmt_len), raw.stmt, None, locks_of(raw.stmt)
+
+
+def func_name(node: Any) -> str:
+    """The unqualified, lower-case name of a FuncCall (the parser already folds unquoted names)."""
+    parts = [getattr(p, "sval", "") for p in node.funcname or ()]
+    return (parts[-1] if parts else "").lower()

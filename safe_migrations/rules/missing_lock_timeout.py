@@ -8,7 +8,7 @@ from ..context import MigrationContext
 from ..findings import Severity
 from ..fixes import tables
 from ..parsing.statement import Lock, Statement
-from ._tables import blocking_locks, describe, timeout_in_force
+from ._tables import blocking_locks, describe
 from .base import Hit, Rule
 
 
@@ -61,10 +61,9 @@ class MissingLockTimeout(Rule):
     severity = Severity.WARNING
 
     def check_migration(self, ctx: MigrationContext) -> Iterable[Hit]:
-        configured = ctx.target.lock_timeout_configured
         for stmt in ctx.statements:
             locks = blocking_locks(stmt, ctx)
-            if not locks or timeout_in_force(ctx, stmt, "lock_timeout", configured):
+            if not locks or ctx.lock_timeout_set(stmt):
                 continue
             table, lock = locks[0]
             yield Hit(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from ..context import MigrationContext
 from ..findings import Severity
 from ..fixes import tables
-from ._tables import blocking_locks, describe, long_work, timeout_in_force
+from ._tables import blocking_locks, describe, long_work
 from .base import Hit, Rule
 
 
@@ -55,14 +55,12 @@ class MissingStatementTimeout(Rule):
     severity = Severity.INFO
 
     def check_migration(self, ctx: MigrationContext) -> Iterable[Hit]:
-        # Shared change requested: Target.statement_timeout_configured (connection OPTIONS or a setting).
-        configured = bool(getattr(ctx.target, "statement_timeout_configured", False))
         for stmt in ctx.statements:
             locks = blocking_locks(stmt, ctx)
             rows = long_work(stmt, ctx) in ("changes rows", "copies rows") and any(
                 not ctx.is_new_table(t.table, stmt) for t in stmt.locks
             )
-            if not (locks or rows) or timeout_in_force(ctx, stmt, "statement_timeout", configured):
+            if not (locks or rows) or ctx.statement_timeout_set(stmt):
                 continue
             table, lock = locks[0] if locks else (stmt.locks[0].table, stmt.locks[0].lock)
             yield Hit(

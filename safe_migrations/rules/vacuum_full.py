@@ -12,7 +12,7 @@ from ..findings import Severity
 from ..fixes import tables
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
-from ._tables import in_transaction_block
+from ..timeouts import in_transaction_block
 from .base import Hit, Rule
 
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 from safe_migrations.context import MigrationContext
 from safe_migrations.parsing import parse_migration
-from safe_migrations.rules._tables import timeout_in_force
+from safe_migrations.timeouts import timeout_in_force
 from tests.conftest import initial
 from tests.harness import Mig, run
 
