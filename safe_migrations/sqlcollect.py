@@ -449,11 +449,33 @@ def _db_table(model_state: Any) -> str:
 
 def _state_tables(state: ProjectState) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every table the model state knows, with its columns (for hand-written SQL)."""
+    from django.db.backends.utils import truncate_name
+
     tables = []
     for model_state in state.models.values():
         columns = tuple(c for n, f in model_state.fields.items() if (c := _column(n, f)))
-        tables.append((_db_table(model_state), columns))
+        table = _db_table(model_state)
+        tables.append((table, columns))
+        for name, field in model_state.fields.items():
+            remote = getattr(field, "remote_field", None)
+            if not getattr(field, "many_to_many", False) or getattr(remote, "through", None):
+                continue  # an explicit through model is a model of its own
+            # Django's auto-created through table (ManyToManyField._get_m2m_db_table).
+            m2m_table = getattr(field, "db_table", None) or truncate_name(f"{table}_{name}", 63)
+            source = model_state.name_lower
+            target = _target_name(model_state.app_label, getattr(remote, "model", ""))
+            if target == source:
+                ends = (f"from_{source}_id", f"to_{source}_id")
+            else:
+                ends = (f"{source}_id", f"{target}_id")
+            tables.append((m2m_table, ("id", *ends)))
     return tuple(tables)
+
+
+def _target_name(app_label: str, reference: Any) -> str:
+    if isinstance(reference, str):
+        return reference.split(".")[-1].lower() if reference != "self" else ""
+    return str(getattr(getattr(reference, "_meta", None), "model_name", ""))
 
 
 def _model_state_facts(state: ProjectState, app_label: str, name: str | None) -> ModelFacts | None:

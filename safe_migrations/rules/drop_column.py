@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..context import MigrationContext
+from ..facts import OperationFacts
 from ..findings import Severity
 from ..fixes import recipes
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, alter_cmds
+from ._compat import state_operations
 from .base import Hit, Rule
 
 
@@ -18,7 +20,9 @@ class DropColumn(Rule):
     ## What it does
     Flags `ALTER TABLE ... DROP COLUMN` on an existing table when Django's model
     state still has the column just before the operation: `RemoveField`, or
-    hand-written SQL dropping a column the models still declare. Dropping a
+    hand-written SQL dropping a column the models still declare (a `RunSQL`
+    whose own `state_operations` remove the field drops it in the same release,
+    so it counts as declared). Dropping a
     column that an earlier release already removed from the state
     (`SeparateDatabaseAndState`) is the safe second step and is not flagged.
 
@@ -61,6 +65,9 @@ class DropColumn(Rule):
             else:
                 columns = dict(op.state_tables).get(table.split(".")[-1])
                 known = columns is None or column in columns  # unknown table: assume in use
+                # state_tables is the state after the RunSQL's own state_operations: a
+                # RemoveField there drops the column in the same release as the model field.
+                known = known or _removed_by_own_state(op, str(column))
             if not known:
                 continue  # the state no longer has it: the contract step of a two-release drop
             yield Hit(
@@ -72,3 +79,11 @@ class DropColumn(Rule):
                 table=table,
                 fix=recipes.drop_column(op, table, column),
             )
+
+
+def _removed_by_own_state(op: OperationFacts, column: str) -> bool:
+    for kind, kwargs in state_operations(op):
+        name = str(kwargs.get("name", kwargs.get("_1", "")))
+        if kind == "RemoveField" and column in (name, f"{name}_id"):
+            return True
+    return False

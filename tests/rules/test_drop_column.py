@@ -45,3 +45,20 @@ def test_runsql_dropping_a_column_the_models_still_use_is_flagged():
         select=SELECT,
     )
     assert result.codes() == ["SM201"]
+
+
+def test_runsql_dropping_the_column_its_own_state_operations_remove_is_flagged():
+    drop = migrations.RunSQL(
+        'ALTER TABLE "shop_customer" DROP COLUMN "fax"',
+        migrations.RunSQL.noop,
+        state_operations=[migrations.RemoveField("customer", "fax")],
+    )
+    assert "SM201" in run(initial(), [drop], select=SELECT).codes()
+
+
+def test_separate_database_and_state_in_one_migration_is_flagged():
+    split = migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.RemoveField("customer", "fax")],
+        database_operations=[migrations.RunSQL('ALTER TABLE "shop_customer" DROP COLUMN "fax"')],
+    )
+    assert "SM201" in run(initial(), [split], select=SELECT).codes()

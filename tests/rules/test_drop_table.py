@@ -170,3 +170,15 @@ def test_fixes_for_hand_written_drops_are_valid_python():
     for finding in result.last:
         compile(finding.fix.code, "fix", "exec")
     assert 'DROP TABLE IF EXISTS "public"."shop_customer"' in result.last[1].fix.code
+
+
+def test_runsql_dropping_an_auto_created_many_to_many_table_in_use_is_flagged():
+    tags = [
+        migrations.CreateModel("Tag", [("id", models.BigAutoField(primary_key=True))]),
+        migrations.AddField("order", "tags", models.ManyToManyField("shop.Tag")),
+    ]
+    drop = migrations.RunSQL('DROP TABLE "shop_order_tags"', migrations.RunSQL.noop)
+    assert "SM202" in run(initial(), tags, [drop], select=("SM202",)).codes()
+    # Once a release removed the field from the state, dropping the table is the contract step.
+    gone = migrations.SeparateDatabaseAndState(state_operations=[migrations.RemoveField("order", "tags")])
+    assert "SM202" not in run(initial(), tags, [gone], [drop], select=("SM202",)).codes()
