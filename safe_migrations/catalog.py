@@ -121,6 +121,42 @@ class Catalog:
             ordered[name] = entries[name]
         return ordered
 
+    def parents_locked(self, sql: str) -> tuple[str, ...]:
+        """Tables that ``sql`` (not yet applied) locks ACCESS EXCLUSIVE through a foreign key.
+
+        Dropping a table, a foreign key constraint or a column carrying one removes
+        the FK's triggers on the referenced table, which takes ACCESS EXCLUSIVE there
+        (RULES.md, measured: drop_fk_constraint, drop_table_referenced_child).
+        """
+        try:
+            parsed = parse(sql)
+        except pglast.parser.ParseError:
+            return ()
+        found: list[str] = []
+        for raw in parsed:
+            node = raw.stmt
+            if isinstance(node, ast.DropStmt) and node.removeType == OBJ.OBJECT_TABLE:
+                for obj in node.objects or ():
+                    parts = obj if isinstance(obj, (list, tuple)) else [obj]
+                    table = ".".join(str(getattr(p, "sval", p)) for p in parts)
+                    found += self._fk_targets(table, lambda name, info: True)
+            elif isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE:
+                table = _rel(node.relation)
+                for cmd in node.cmds or ():
+                    if cmd.subtype == AT.AT_DropConstraint:
+                        found += self._fk_targets(table, lambda name, info, c=cmd: name == c.name)
+                    elif cmd.subtype == AT.AT_DropColumn:
+                        found += self._fk_targets(table, lambda name, info, c=cmd: c.name in info["columns"])
+        return tuple(dict.fromkeys(found))
+
+    def _fk_targets(self, table: str, match: Any) -> list[str]:
+        out = []
+        for name, info in self.tables.get(table, {}).items():
+            target = info["foreign_key"]
+            if target is not None and target[0] != table and match(name, info):
+                out.append(target[0])
+        return out
+
     # Applying statements -------------------------------------------------
 
     def apply(self, sql: str) -> None:

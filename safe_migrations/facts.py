@@ -109,6 +109,7 @@ class CollectedStatement:
     sql: str
     position: int  # OperationFacts.position that produced it
     deferred: bool = False  # run by the schema editor at the end of the migration
+    parents: tuple[str, ...] = ()  # tables it locks ACCESS EXCLUSIVE through a dropped foreign key
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,10 @@ class OfflineSchemaEditorMixin:
 
     connection: Any
     collect_sql: bool
+    collected_sql: list[str]
 
     _safe_migrations_emulating = False
+    safe_migrations_parents: dict[int, tuple[str, ...]]
 
     def effective_default(self, field: Any) -> Any:
         """Django's default for ``field``; a placeholder when only the database can compute it.
@@ -142,10 +144,17 @@ class OfflineSchemaEditorMixin:
 
     def execute(self, sql: Any, params: Any = ()) -> None:
         text = str(sql) if params is None else compose(str(sql), params)
+        catalog: Catalog | None = getattr(self.connection, "safe_migrations_catalog", None)
+        if catalog is None or self._safe_migrations_emulating:
+            super().execute(text, None)  # type: ignore[misc]
+            return
+        parents = catalog.parents_locked(text)
         super().execute(text, None)  # type: ignore[misc]
-        catalog = getattr(self.connection, "safe_migrations_catalog", None)
-        if catalog is not None and not self._safe_migrations_emulating:
-            catalog.apply(text)
+        record = getattr(self, "safe_migrations_parents", None)
+        if parents and record is not None:
+            # Read by the collector: locks on referenced tables the SQL text does not show.
+            record[len(self.collected_sql) - 1] = parents
+        catalog.apply(text)
 
     def _get_sequence_name(self, table: str, column: str) -> str | None:
         # The serial/identity sequence of a column, from the catalogue of this run.

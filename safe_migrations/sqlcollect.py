@@ -257,6 +257,7 @@ class MigrationCollector:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
         # What SchemaEditor.__enter__ does, minus the transaction (no connection).
         editor.deferred_sql = []
+        editor.safe_migrations_parents = {}  # collected_sql index -> FK parents locked
         self.editor = editor
         self.lines = operation_lines(path)
         self.ops: list[OperationFacts] = []
@@ -281,8 +282,15 @@ class MigrationCollector:
             before = len(editor.collected_sql)
             editor.execute(item, None)
             owner = self.deferred_owner.get(id(item), len(self.ops) - 1)
-            for sql in editor.collected_sql[before:]:
-                self.statements.append(CollectedStatement(sql, owner, deferred=True))
+            for i in range(before, len(editor.collected_sql)):
+                self.statements.append(
+                    CollectedStatement(
+                        editor.collected_sql[i],
+                        owner,
+                        deferred=True,
+                        parents=editor.safe_migrations_parents.get(i, ()),
+                    )
+                )
         return CollectedMigration(
             app_label=app_label,
             name=migration.name,
@@ -397,8 +405,9 @@ class MigrationCollector:
                 # Keep the project state unrendered: Django would otherwise re-render
                 # every related model on each later state change.
                 state.__dict__.pop("apps", None)
-        for sql in editor.collected_sql[start:]:
-            self.statements.append(CollectedStatement(sql, position))
+        for i in range(start, len(editor.collected_sql)):
+            parents = editor.safe_migrations_parents.get(i, ())
+            self.statements.append(CollectedStatement(editor.collected_sql[i], position, parents=parents))
         for item in editor.deferred_sql:
             if id(item) not in deferred_before:
                 self.deferred_owner[id(item)] = position

@@ -70,6 +70,12 @@ def parse_migration(migration: CollectedMigration) -> list[Statement]:
     for item in migration.statements:
         op = ops[item.position]
         for sql, node, error, locks in parse_items(item.sql):
+            if item.parents and type(node).__name__ in ("DropStmt", "AlterTableStmt"):
+                known = {lock.table for lock in locks}
+                locks = [
+                    *locks,
+                    *(TableLock(t, Lock.ACCESS_EXCLUSIVE) for t in item.parents if t not in known),
+                ]
             statements.append(
                 Statement(
                     index=len(statements),
