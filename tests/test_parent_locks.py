@@ -43,3 +43,20 @@ def test_hand_written_drop_constraint_of_a_foreign_key_locks_the_parent():
     drop = migrations.RunSQL(f'ALTER TABLE "shop_order" DROP CONSTRAINT "{name}"', migrations.RunSQL.noop)
     [(_, locks)] = _locks(run(initial(), [drop]))
     assert locks["shop_customer"] is Lock.ACCESS_EXCLUSIVE
+
+
+def test_partition_commands_lock_the_partition_too():
+    from safe_migrations.parsing.postgres import parse_items
+
+    def locks(sql: str) -> dict[str, Lock]:
+        [(_, _, _, found)] = list(parse_items(sql))
+        return {t.table: t.lock for t in found}
+
+    attach = locks("ALTER TABLE p ATTACH PARTITION p3 FOR VALUES FROM (200) TO (300)")
+    assert attach == {"p": Lock.SHARE_UPDATE_EXCLUSIVE, "p3": Lock.ACCESS_EXCLUSIVE}
+    assert locks("ALTER TABLE p DETACH PARTITION p2") == {
+        "p": Lock.ACCESS_EXCLUSIVE,
+        "p2": Lock.ACCESS_EXCLUSIVE,
+    }
+    concurrent = locks("ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY")
+    assert concurrent == {"p": Lock.SHARE_UPDATE_EXCLUSIVE, "p1": Lock.SHARE_UPDATE_EXCLUSIVE}

@@ -71,6 +71,13 @@ def locks_of(node: Any) -> list[TableLock]:
                     extra.append(TableLock(relname(cmd.def_.pktable), Lock.SHARE_ROW_EXCLUSIVE))
             elif cmd.subtype == AT.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
                 lock = Lock.SHARE_UPDATE_EXCLUSIVE
+                extra.append(TableLock(relname(cmd.def_.name), Lock.SHARE_UPDATE_EXCLUSIVE))
+            elif cmd.subtype in (AT.AT_AttachPartition, AT.AT_DetachPartition):
+                # The partition itself: ACCESS EXCLUSIVE (and a scan on ATTACH without a
+                # CHECK implying the bound), RULES.md attach_partition / detach_partition.
+                lock = _ALTER_TABLE_LOCKS.get(cmd.subtype, Lock.ACCESS_EXCLUSIVE)
+                if getattr(cmd.def_, "name", None) is not None:
+                    extra.append(TableLock(relname(cmd.def_.name), Lock.ACCESS_EXCLUSIVE))
             elif cmd.subtype == AT.AT_AddColumn:
                 lock = Lock.ACCESS_EXCLUSIVE
                 for con in getattr(cmd.def_, "constraints", None) or ():
