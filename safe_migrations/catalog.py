@@ -49,6 +49,24 @@ def _expr_columns(node: Any) -> list[str]:
     return found
 
 
+def _not_null_column(expr: Any) -> str | None:
+    """The column of ``col IS NOT NULL``, alone or as one term of an AND."""
+    if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.AND_EXPR:
+        for arg in expr.args or ():
+            found = _not_null_column(arg)
+            if found:
+                return found
+        return None
+    if (
+        isinstance(expr, ast.NullTest)
+        and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
+        and isinstance(expr.arg, ast.ColumnRef)
+    ):
+        fields = expr.arg.fields or ()
+        return str(getattr(fields[-1], "sval", "")) or None if fields else None
+    return None
+
+
 def _info(columns: list[Any], **flags: Any) -> Info:
     info: Info = {
         "columns": columns,
@@ -149,6 +167,27 @@ class Catalog:
                         found += self._fk_targets(table, lambda name, info, c=cmd: c.name in info["columns"])
         return tuple(dict.fromkeys(found))
 
+    def proven_not_null(self, sql: str) -> tuple[str, ...]:
+        """``table.column`` of each SET NOT NULL in ``sql`` that a validated CHECK
+        (column IS NOT NULL) already proves, so PostgreSQL 12+ skips the scan."""
+        try:
+            parsed = parse(sql)
+        except pglast.parser.ParseError:
+            return ()
+        found = []
+        for raw in parsed:
+            node = raw.stmt
+            if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
+                continue
+            table = _rel(node.relation)
+            checks = self.tables.get(table, {}).values()
+            for cmd in node.cmds or ():
+                if cmd.subtype == AT.AT_SetNotNull and any(
+                    i.get("valid") and i.get("not_null_of") == cmd.name for i in checks
+                ):
+                    found.append(f"{table}.{cmd.name}")
+        return tuple(found)
+
     def _fk_targets(self, table: str, match: Any) -> list[str]:
         out = []
         for name, info in self.tables.get(table, {}).items():
@@ -218,6 +257,8 @@ class Catalog:
                     self._add_constraint(table, con, cmd.def_.colname)
             elif cmd.subtype == AT.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
                 self._add_constraint(table, cmd.def_, None)
+            elif cmd.subtype == AT.AT_ValidateConstraint and cmd.name in entries:
+                entries[cmd.name]["valid"] = True
             elif cmd.subtype == AT.AT_DropConstraint:
                 entries.pop(cmd.name, None)
                 self.constraint_names.discard(cmd.name)
@@ -249,7 +290,12 @@ class Catalog:
         elif kind == CON.CONSTR_CHECK:
             keys = [column] if column else _expr_columns(con.raw_expr)
             name = name or self._choose(table, keys[:1], "check", relation=False)
-            entries[name] = _info(keys, check=True)
+            entries[name] = _info(
+                keys,
+                check=True,
+                not_null_of=_not_null_column(con.raw_expr),
+                valid=not con.skip_validation,
+            )
         elif kind == CON.CONSTR_FOREIGN:
             fk_cols = [k.sval for k in (con.fk_attrs or ())] or ([column] if column else [])
             target = (_rel(con.pktable), con.pk_attrs[0].sval if con.pk_attrs else "id")

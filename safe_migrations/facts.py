@@ -110,6 +110,7 @@ class CollectedStatement:
     position: int  # OperationFacts.position that produced it
     deferred: bool = False  # run by the schema editor at the end of the migration
     parents: tuple[str, ...] = ()  # tables it locks ACCESS EXCLUSIVE through a dropped foreign key
+    proven_not_null: tuple[str, ...] = ()  # table.column of SET NOT NULL a validated CHECK proves
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,6 @@ class OfflineSchemaEditorMixin:
     collected_sql: list[str]
 
     _safe_migrations_emulating = False
-    safe_migrations_parents: dict[int, tuple[str, ...]]
 
     def effective_default(self, field: Any) -> Any:
         """Django's default for ``field``; a placeholder when only the database can compute it.
@@ -148,12 +147,13 @@ class OfflineSchemaEditorMixin:
         if catalog is None or self._safe_migrations_emulating:
             super().execute(text, None)  # type: ignore[misc]
             return
-        parents = catalog.parents_locked(text)
+        notes = catalog.parents_locked(text), catalog.proven_not_null(text)
         super().execute(text, None)  # type: ignore[misc]
-        record = getattr(self, "safe_migrations_parents", None)
-        if parents and record is not None:
-            # Read by the collector: locks on referenced tables the SQL text does not show.
-            record[len(self.collected_sql) - 1] = parents
+        record = getattr(self, "safe_migrations_notes", None)
+        if any(notes) and record is not None:
+            # Read by the collector: what the catalogue knows before the statement runs
+            # that its text does not show (locks on FK parents, CHECKs proving NOT NULL).
+            record[len(self.collected_sql) - 1] = notes
         catalog.apply(text)
 
     def _get_sequence_name(self, table: str, column: str) -> str | None:

@@ -257,7 +257,7 @@ class MigrationCollector:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
         # What SchemaEditor.__enter__ does, minus the transaction (no connection).
         editor.deferred_sql = []
-        editor.safe_migrations_parents = {}  # collected_sql index -> FK parents locked
+        editor.safe_migrations_notes = {}  # collected_sql index -> (FK parents locked, proven NOT NULL)
         self.editor = editor
         self.lines = operation_lines(path)
         self.ops: list[OperationFacts] = []
@@ -283,14 +283,7 @@ class MigrationCollector:
             editor.execute(item, None)
             owner = self.deferred_owner.get(id(item), len(self.ops) - 1)
             for i in range(before, len(editor.collected_sql)):
-                self.statements.append(
-                    CollectedStatement(
-                        editor.collected_sql[i],
-                        owner,
-                        deferred=True,
-                        parents=editor.safe_migrations_parents.get(i, ()),
-                    )
-                )
+                self.statements.append(self._statement(i, owner, deferred=True))
         return CollectedMigration(
             app_label=app_label,
             name=migration.name,
@@ -305,6 +298,12 @@ class MigrationCollector:
             server_version=_server_version(self.connection),
             ignore=dict(getattr(migration, "safe_migrations_ignore", {}) or {}),
             phase_marker=getattr(migration, "safe_migrations_phase", None),
+        )
+
+    def _statement(self, i: int, position: int, *, deferred: bool = False) -> CollectedStatement:
+        parents, proven = self.editor.safe_migrations_notes.get(i, ((), ()))
+        return CollectedStatement(
+            self.editor.collected_sql[i], position, deferred=deferred, parents=parents, proven_not_null=proven
         )
 
     def _run(
@@ -406,8 +405,7 @@ class MigrationCollector:
                 # every related model on each later state change.
                 state.__dict__.pop("apps", None)
         for i in range(start, len(editor.collected_sql)):
-            parents = editor.safe_migrations_parents.get(i, ())
-            self.statements.append(CollectedStatement(editor.collected_sql[i], position, parents=parents))
+            self.statements.append(self._statement(i, position))
         for item in editor.deferred_sql:
             if id(item) not in deferred_before:
                 self.deferred_owner[id(item)] = position

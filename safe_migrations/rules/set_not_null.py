@@ -28,7 +28,8 @@ class SetNotNull(Rule):
     with Django's inline UPDATE, until every NULL row was rewritten). Old code
     that still writes NULL fails as soon as the constraint exists.
     The scan is skipped on PostgreSQL 12+ when a validated
-    `CHECK (col IS NOT NULL)` already exists; this rule stays silent then.
+    `CHECK (col IS NOT NULL)` already exists (declared on the model, or added and
+    validated by hand-written SQL earlier); this rule stays silent then.
 
     ## Example
     ```python
@@ -66,6 +67,7 @@ class SetNotNull(Rule):
             op = stmt.operation
             model = op.model_before
             proven = model is not None and any(col == column for _, col in model.not_null_checks)
+            proven = proven or f"{table}.{column}" in stmt.proven_not_null  # a CHECK from RunSQL
             if proven and ctx.target.server_version >= 12:
                 continue  # a validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan
             backfill = any(

@@ -73,3 +73,28 @@ def test_fix_follows_pg18_not_valid_not_null():
 def test_not_null_on_new_table_passes():
     result = run(initial(), select=SELECT)
     assert result.codes(all_migrations=True) == []
+
+
+def _runsql_check(validate: bool) -> list[object]:
+    add = migrations.RunSQL(
+        'ALTER TABLE "shop_customer" ADD CONSTRAINT "customer_age_nn" CHECK ("age" IS NOT NULL) NOT VALID',
+        migrations.RunSQL.noop,
+    )
+    steps: list[object] = [[add]]
+    if validate:
+        steps.append([migrations.RunSQL('ALTER TABLE "shop_customer" VALIDATE CONSTRAINT "customer_age_nn"')])
+    return steps
+
+
+def test_check_validated_by_hand_written_sql_lets_pg12_skip_the_scan():
+    set_nn = [migrations.AlterField("customer", "age", models.IntegerField())]
+    assert run(initial(), *_runsql_check(validate=True), set_nn, select=("SM108",)).codes() == []
+    raw = [migrations.RunSQL('ALTER TABLE "shop_customer" ALTER COLUMN "age" SET NOT NULL')]
+    assert run(initial(), *_runsql_check(validate=True), raw, select=("SM108",)).codes() == []
+
+
+def test_not_valid_check_or_old_server_still_scans():
+    set_nn = [migrations.AlterField("customer", "age", models.IntegerField())]
+    assert run(initial(), *_runsql_check(validate=False), set_nn, select=("SM108",)).codes() == ["SM108"]
+    older = run(initial(), *_runsql_check(validate=True), set_nn, select=("SM108",), pg_version=11)
+    assert older.codes() == ["SM108"]
