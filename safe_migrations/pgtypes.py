@@ -78,3 +78,25 @@ def rewrites(old: str | None, new: str | None, *, server_version: int, session_u
     if a.base in ("varbit", "bit varying") and b.base == a.base:
         return bool(b.mods) and (not a.mods or b.mods[0] < a.mods[0])
     return True
+
+
+# Built-in types no *other* type is binary coercible to: changing any column to one of
+# them rewrites the table (an identical type is a no-op nobody writes).
+_ALWAYS_REWRITTEN_INTO = frozenset(
+    {
+        "smallint", "integer", "bigint", "real", "double precision", "boolean", "date", "time",
+        "time with time zone", "interval", "uuid", "json", "jsonb", "inet", "cidr", "macaddr",
+        "bytea", "money", "char", "character", "bpchar",
+    }
+)  # fmt: skip
+
+
+def rewrites_from_unknown(new: str | None, *, server_version: int, session_utc: bool) -> bool | None:
+    """``rewrites`` when the old type is unknown (hand-written SQL): True when no change
+    into ``new`` can skip the rewrite on this server, None when one might."""
+    b = ColumnType.parse(new)
+    if b is None or b.rest:
+        return None
+    if b.base in ("timestamp", "timestamp with time zone"):
+        return None if server_version >= 12 and session_utc else True
+    return True if b.base in _ALWAYS_REWRITTEN_INTO else None

@@ -485,6 +485,20 @@ class _Reader(pyast.NodeVisitor):
                         self.facts.imports.append(
                             ModelImport(node.lineno, pyast.unparse(receiver), (name,), None, "global")
                         )
+            elif (
+                isinstance(receiver, pyast.Attribute)
+                and receiver.attr in MANAGERS
+                and isinstance(receiver.value, pyast.Attribute)
+            ):
+                # `import shop.models` at module level, then `shop.models.Customer.objects`.
+                module, _, name = pyast.unparse(receiver.value).rpartition(".")
+                root = module.split(".")[0]
+                app = _models_module_app(module)
+                if app is not None and root not in self.local:
+                    if not any(i.kind == "global" and name in i.names for i in self.facts.imports):
+                        self.facts.imports.append(
+                            ModelImport(node.lineno, pyast.unparse(receiver), (name,), app or None, "global")
+                        )
         self.generic_visit(node)
 
 

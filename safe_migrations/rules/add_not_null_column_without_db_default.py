@@ -8,9 +8,10 @@ from pglast import ast
 
 from ..context import MigrationContext
 from ..findings import Severity
-from ..fixes import recipes
+from ..fixes import compat, recipes
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, char_flag, has_constraint
+from ._compat import post_deploy
 from .base import Hit, Rule
 
 
@@ -23,7 +24,9 @@ class AddNotNullColumnWithoutDbDefault(Rule):
     `AddField(null=False, default=X)`: `ADD COLUMN ... DEFAULT X NOT NULL` to fill
     the existing rows, then `ALTER COLUMN ... DROP DEFAULT` at once, because
     `default=` is a Python-side default. Without any DEFAULT the statement fails
-    outright on a table that has rows.
+    outright on a table that has rows. Also flags `AlterField` that removes the
+    `db_default` of an existing NOT NULL column (`DROP DEFAULT`): the old code
+    leaves that column out of its INSERTs (see column-default-change).
 
     ## Why is this bad?
     The old code does not know the column and inserts rows without it. As soon
@@ -52,6 +55,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
     severity = Severity.ERROR
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        yield from self._db_default_removed(stmt, ctx)
         for table, cmd in alter_cmds(stmt.node, AT.AT_AddColumn):
             coldef = cmd.def_
             if ctx.is_new_table(table, stmt) or not isinstance(coldef, ast.ColumnDef):
@@ -88,6 +92,30 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             field = op.new_field
             fix = recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None
             yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    @staticmethod
+    def _db_default_removed(stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        """AlterField dropping the db_default of an existing NOT NULL column: the same
+        failure for old INSERTs as Django's DROP DEFAULT after AddField."""
+        op = stmt.operation
+        old, new = op.old_field, op.new_field
+        if op.kind != "AlterField" or old is None or new is None:
+            return
+        if not old.has_db_default or new.has_db_default or new.null or post_deploy(ctx):
+            return
+        for table, cmd in alter_cmds(stmt.node, AT.AT_ColumnDefault):
+            if cmd.def_ is not None or ctx.is_new_table(table, stmt):
+                continue
+            column = str(cmd.name)
+            yield Hit(
+                f"Dropping db_default={old.db_default_code} of NOT NULL column {table}.{column}: the old "
+                "code leaves the column out of its INSERTs and lets the database fill it, so every one "
+                "of them fails with a not-null violation until the last old pod is gone.",
+                statement=stmt,
+                lock=Lock.ACCESS_EXCLUSIVE.label,
+                table=table,
+                fix=compat.default_change(op, table, column, dropping=True),
+            )
 
     @staticmethod
     def _default_dropped_later(

@@ -8,7 +8,7 @@ from ..context import MigrationContext
 from ..findings import Severity
 from ..fixes import recipes
 from ..parsing.statement import Lock, Statement
-from ..pgtypes import rewrites
+from ..pgtypes import rewrites, rewrites_from_unknown
 from ._ast import AT, alter_cmds, deparse
 from .base import Hit, Rule
 
@@ -65,8 +65,10 @@ class AlterColumnType(Rule):
             new_sql_type = deparse(cmd.def_.typeName) if cmd.def_ is not None else None
             old_type = op.old_field.db_type if op.old_field else None
             new_type = op.new_field.db_type if op.new_field else new_sql_type
-            if op.old_field is None:
-                verdict = None  # hand-written SQL: the old type is unknown
+            if op.old_field is None:  # hand-written SQL: the old type is unknown
+                verdict = rewrites_from_unknown(
+                    new_sql_type, server_version=ctx.target.server_version, session_utc=ctx.target.session_utc
+                )
             else:
                 verdict = rewrites(
                     old_type,

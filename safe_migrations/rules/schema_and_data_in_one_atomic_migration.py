@@ -112,7 +112,6 @@ class SchemaAndDataInOneAtomicMigration(Rule):
                     f"(taken by `{_short(taken_by.sql)}`): {blocked} {table} waits until the data "
                     "step and the rest of the migration have committed"
                 )
-            severity = None
             if after is not None:
                 ddl_table = after.locks[0].table if after.locks else "?"
                 certain = ddl_table in _fk_tables(events, step)
@@ -128,8 +127,6 @@ class SchemaAndDataInOneAtomicMigration(Rule):
                         else "migration fails with 'pending trigger events' if those rows carry a foreign key"
                     )
                 )
-                if not certain and not (held and step.heavy):
-                    severity = Severity.WARNING
                 if lock is None:
                     strongest = after.strongest
                     lock, table = (strongest.lock, strongest.table) if strongest else (None, ddl_table)
@@ -140,7 +137,6 @@ class SchemaAndDataInOneAtomicMigration(Rule):
                 lock=lock.label if lock else None,
                 table=table,
                 fix=self._fix(step, ctx),
-                severity=severity,
             )
 
     @staticmethod

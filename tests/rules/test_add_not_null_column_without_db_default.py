@@ -74,3 +74,16 @@ def test_callable_default_gets_nullable_first_fix():
     )
     assert result.codes() == ["SM205"]
     assert "null=True" in result.last[0].fix.code
+
+
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="db_default is new in Django 5.0")
+def test_alter_field_dropping_db_default_of_a_not_null_column_is_flagged():
+    add = [migrations.AddField("customer", "rank", models.IntegerField(db_default=10))]
+    drop = [migrations.AlterField("customer", "rank", models.IntegerField())]
+    result = run(initial(), add, drop, select=("SM205",))
+    assert result.codes() == ["SM205"]
+    nullable = [migrations.AlterField("customer", "rank", models.IntegerField(null=True))]
+    # null=True: old INSERTs store NULL instead of failing (column-default-change reports that)
+    assert run(initial(), add, nullable, select=("SM205",)).codes() == []
+    kept = [migrations.AlterField("customer", "rank", models.IntegerField(db_default=10, default=10))]
+    assert run(initial(), add, kept, select=("SM205",)).codes() == []

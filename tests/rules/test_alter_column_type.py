@@ -70,3 +70,24 @@ def test_text_to_varchar_is_flagged():
         select=SELECT,
     )
     assert result.codes() == ["SM109"]
+
+
+def _raw_type_change(sql_type: str, pg_version: int) -> list:
+    change = migrations.RunSQL(f'ALTER TABLE "shop_order" ALTER COLUMN "created" TYPE {sql_type}')
+    return run(initial(), [change], select=SELECT, pg_version=pg_version).last
+
+
+def test_hand_written_change_into_a_type_nothing_coerces_to_is_an_error():
+    [finding] = _raw_type_change("bigint", 15)
+    assert finding.severity.label == "error"
+
+
+def test_hand_written_timestamptz_follows_the_server_version():
+    # PostgreSQL 11 rewrites timestamp -> timestamptz whatever the session time zone.
+    [old] = _raw_type_change("timestamptz", 11)
+    assert old.severity.label == "error"
+    # 12+: free from timestamp when the session is UTC; the old type is unknown here.
+    [new] = _raw_type_change("timestamptz", 15)
+    assert new.severity.label == "warning"
+    [text] = _raw_type_change("text", 15)  # free from varchar
+    assert text.severity.label == "warning"

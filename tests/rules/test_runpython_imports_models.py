@@ -29,6 +29,11 @@ def uses_module_level_model(apps, schema_editor):
     Customer.objects.filter(age__isnull=True).update(age=0)
 
 
+def uses_models_module_attribute(apps, schema_editor):
+    # `import shop.models` at the top of the migration module, then:
+    shop.models.Customer.objects.filter(pk=3).update(age=1)  # noqa: F821 - only the source is read
+
+
 def uses_user_model(apps, schema_editor):
     from django.contrib.auth import get_user_model
 
@@ -109,3 +114,9 @@ def test_django_db_models_helpers_pass():
         initial(), [migrations.RunPython(uses_orm_helpers, migrations.RunPython.noop)], select=SELECT
     )
     assert result.codes() == []
+
+
+def test_model_class_through_a_module_level_models_import_is_flagged():
+    op = migrations.RunPython(uses_models_module_attribute, migrations.RunPython.noop)
+    [finding] = run(initial(), [op], select=SELECT).last
+    assert "`shop.models.Customer.objects` on a model class imported by the module" in finding.message

@@ -162,7 +162,8 @@ def test_noop_runpython_passes():
     assert result.codes() == []
 
 
-def test_writes_then_ddl_on_the_same_table_warns_about_pending_trigger_events():
+def test_writes_then_ddl_on_the_same_table_is_an_error():
+    # RULES.md: any mix of data and DDL in one atomic migration is an error, whichever comes first.
     result = run(
         initial(),
         [
@@ -172,7 +173,7 @@ def test_writes_then_ddl_on_the_same_table_warns_about_pending_trigger_events():
         select=SELECT,
     )
     [finding] = result.last
-    assert finding.severity.label == "warning"
+    assert finding.severity.label == "error"
     assert "pending trigger events' if those rows carry a foreign key" in finding.message
     assert finding.table == "shop_order"
 
