@@ -76,6 +76,7 @@ def test_text_table_shows_due_clean_and_pending_cleanup(shop):
         "DUE",
         "now",
     ]
+    assert row(out, "legacy").endswith("DUE now (blocked)")
     assert row(out, "catalog").endswith("2025-08-30 (in 90 days)")
     assert " 1 pending " in row(out, "shop")
     assert row(out, "reviews").endswith("never at the current rate")
@@ -208,7 +209,9 @@ def test_database_decides_cleanup_due_or_blocked(shop, tmp_path):
             done = shop.squashplan(
                 "--settings", "local_settings", "--database", "default", "--format", "json", "shop"
             )
-            (squash,) = json.loads(done.stdout)["apps"][0]["squashes"]
+            data = json.loads(done.stdout)
+            assert data["database"] == "default"
+            (squash,) = data["apps"][0]["squashes"]
             # A fresh database ran the squash: Django records all three replaced migrations.
             assert (squash["status"], squash["applied"]) == ("due", 3), done.stderr
             assert "all of its 3 replaced migration(s) applied on database 'default'" in squash["message"]

@@ -26,7 +26,7 @@ def _days_until(moment: datetime | None, now: datetime) -> int | None:
 
 def _due_text(app: AppPlan, now: datetime) -> str:
     if app.due:
-        return "DUE now"
+        return "DUE now (blocked)" if app.blocked else "DUE now"
     if app.due_at is None:
         return "never at the current rate"
     return f"{_date(app.due_at)} (in {_days_until(app.due_at, now)} days)"
@@ -52,7 +52,7 @@ def render_text(
         f"them is >= {t.age_days} days old; rate = migrations added in the last {t.window_days} days, per month",
     ]
     out.extend(f"note: {n}" for n in plan.notes)
-    headers = ("app", "files", "since squash", "oldest unsquashed", "rate/month", "cleanups", "due")
+    headers = ("app", "migrations", "since squash", "oldest unsquashed", "rate/month", "cleanups", "due")
     rows = []
     for app in plan.apps:
         oldest = f"{app.oldest} ({app.age_days} d, {app.oldest_source})" if app.oldest else "-"
