@@ -3,6 +3,7 @@ scratch databases, and what MigrationWriter cannot write."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from datetime import datetime, timedelta, timezone
@@ -213,3 +214,23 @@ def test_scratch_database_is_dropped_on_interrupt_and_name_restored(django_db_bl
             raise KeyboardInterrupt
         assert not _exists(seen[0])
         assert connections["default"].settings_dict["NAME"] == original
+
+
+def test_another_scratch_alias_takes_default_along(django_db_blocker):
+    """Data migrations that ignore the alias write to "default": it must not be the real one."""
+    with django_db_blocker.unblock():
+        real_default = connections["default"]
+        connections.settings["scratch"] = dict(real_default.settings_dict)
+        try:
+            with scratch.scratch_database("scratch") as alias:
+                name = connections[alias].settings_dict["NAME"]
+                assert connections["default"].settings_dict["NAME"] == name
+                with connections["default"].cursor() as cursor:
+                    cursor.execute("SELECT current_database()")
+                    assert cursor.fetchone()[0] == name
+            assert connections["default"] is real_default
+            assert not _exists(name)
+        finally:
+            connections.settings.pop("scratch", None)
+            with contextlib.suppress(AttributeError):
+                del connections["scratch"]

@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.utils import ConnectionDoesNotExist
 
@@ -57,9 +57,10 @@ def scratch_database(alias: str) -> Iterator[str]:
     """Point ``alias`` at a new empty database on its server while the block runs.
 
     The alias itself is switched, as Django's test runner does with NAME: data migrations that
-    ignore ``schema_editor.connection.alias`` (most do) then write to the scratch database too.
-    The database is dropped and NAME restored on the way out, whatever happens inside
-    (errors, KeyboardInterrupt).
+    ignore ``schema_editor.connection.alias`` (most do) write to the "default" alias, so when
+    ``alias`` is another one, "default" stands in for the scratch database too. The database is
+    dropped and everything restored on the way out, whatever happens inside (errors,
+    KeyboardInterrupt).
     """
     source = _source(alias)
     name = f"{PREFIX}{uuid.uuid4().hex[:16]}"
@@ -69,11 +70,19 @@ def scratch_database(alias: str) -> Iterator[str]:
     try:
         _close(source)
         source.settings_dict["NAME"] = name
+        saved_default = stand_in = None
+        if alias != DEFAULT_DB_ALIAS:
+            saved_default = connections[DEFAULT_DB_ALIAS]
+            stand_in = type(source)(dict(source.settings_dict), DEFAULT_DB_ALIAS)
+            connections[DEFAULT_DB_ALIAS] = stand_in
         try:
             yield alias
         finally:
             _close(source)
             source.settings_dict["NAME"] = original
+            if stand_in is not None:
+                _close(stand_in)
+                connections[DEFAULT_DB_ALIAS] = saved_default
     finally:
         _admin(source, f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
 
