@@ -233,9 +233,7 @@ def cleanup(
         if count in (0, total):
             status = "due"
             which = "all" if count == total else "none"
-            message = (
-                f"cleanup due for {key[1]}: {which} of its {total} replaced migration(s) applied on {where}"
-            )
+            message = f"{key[1]}: {which} of its {total} replaced migration(s) applied on {where}: the old files can go"
         else:
             status = "partly-applied"
             message = (
