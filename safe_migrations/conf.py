@@ -23,6 +23,15 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class SquashThresholds:
+    """When an app is due for a squash (``squashplan``): both must hold."""
+
+    count: int = 50  # migrations since the last squash
+    age_days: int = 180  # age of the oldest of them
+    window_days: int = 90  # the recent window the rate (migrations per month) is measured over
+
+
+@dataclass(frozen=True)
 class Config:
     database: str = "default"
     pg_version: int | None = None
@@ -35,6 +44,7 @@ class Config:
     root: Path = field(default_factory=Path.cwd)
     lock_timeout: str | None = None  # set for migrations by the deploy (e.g. "2s")
     statement_timeout: str | None = None  # likewise
+    squash: SquashThresholds = field(default_factory=SquashThresholds)
 
     def rule_enabled(self, code: str, name: str) -> bool:
         def matches(patterns: tuple[str, ...]) -> bool:
@@ -97,11 +107,13 @@ def load(options: dict[str, Any] | None = None) -> Config:
     options = options or {}
     root = project_root()
     merged: dict[str, Any] = {}
-    merged.update(_pyproject(root))
+    from_pyproject = _pyproject(root)
+    merged.update(from_pyproject)
     user = getattr(settings, "SAFE_MIGRATIONS", {}) or {}
     if not isinstance(user, dict):
         raise ConfigError("settings.SAFE_MIGRATIONS must be a dict")
-    merged.update({str(k).upper(): v for k, v in user.items()})
+    from_settings = {str(k).upper(): v for k, v in user.items()}
+    merged.update(from_settings)
 
     config = Config(root=root)
     if "POSTGRES_VERSION" in merged:
@@ -123,6 +135,10 @@ def load(options: dict[str, Any] | None = None) -> Config:
         config = replace(config, lock_timeout=str(merged["LOCK_TIMEOUT"]))
     if merged.get("STATEMENT_TIMEOUT"):
         config = replace(config, statement_timeout=str(merged["STATEMENT_TIMEOUT"]))
+    if "SQUASH" in merged:
+        # Per key: a COUNT in settings keeps the pyproject's age-days.
+        sources = [from_pyproject.get("SQUASH"), from_settings.get("SQUASH")]
+        config = replace(config, squash=_parse_squash([raw for raw in sources if raw is not None]))
     cache_setting = merged.get("CACHE_DIR", DEFAULT_CACHE_DIR)
     cache_dir = None if cache_setting in (None, False, "") else Path(str(cache_setting))
     if cache_dir is not None and not cache_dir.is_absolute():
@@ -142,6 +158,12 @@ def load(options: dict[str, Any] | None = None) -> Config:
         config = replace(config, select=tuple(_split(options["select"])))
     if options.get("ignore"):
         config = replace(config, ignore=config.ignore + tuple(_split(options["ignore"])))
+    for option, attribute, flag in (
+        ("squash_count", "count", "--count"),
+        ("squash_age_days", "age_days", "--age-days"),
+    ):
+        if options.get(option) is not None:
+            config = replace(config, squash=_squash_with(config.squash, attribute, options[option], flag))
     if options.get("no_cache") or os.environ.get("SAFE_MIGRATIONS_NO_CACHE"):
         config = replace(config, cache_dir=None)
     return config
@@ -151,3 +173,34 @@ def _split(values: Any) -> list[str]:
     if isinstance(values, str):
         values = [values]
     return [part.strip() for value in values for part in str(value).split(",") if part.strip()]
+
+
+_SQUASH_KEYS = {"COUNT": "count", "AGE_DAYS": "age_days", "WINDOW_DAYS": "window_days"}
+
+
+def _squash_with(thresholds: SquashThresholds, attribute: str, value: Any, origin: str) -> SquashThresholds:
+    least = 1 if attribute == "window_days" else 0
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = least - 1
+    if number < least or isinstance(value, bool):
+        raise ConfigError(f"{origin} must be a whole number of at least {least}, not {value!r}")
+    return replace(thresholds, **{attribute: number})
+
+
+def _parse_squash(sources: list[Any]) -> SquashThresholds:
+    """SAFE_MIGRATIONS["SQUASH"] over [tool.safe_migrations.squash] (keys in either spelling)."""
+    thresholds = SquashThresholds()
+    for raw in sources:
+        if not isinstance(raw, dict):
+            raise ConfigError("SAFE_MIGRATIONS['SQUASH'] must be a dict, e.g. {'COUNT': 50, 'AGE_DAYS': 180}")
+        for key, value in raw.items():
+            name = str(key).upper().replace("-", "_")
+            if name not in _SQUASH_KEYS:
+                raise ConfigError(
+                    f"SAFE_MIGRATIONS['SQUASH']: unknown key {key!r} (expected {', '.join(_SQUASH_KEYS)})"
+                )
+            origin = f"SAFE_MIGRATIONS['SQUASH'][{key!r}]"
+            thresholds = _squash_with(thresholds, _SQUASH_KEYS[name], value, origin)
+    return thresholds
