@@ -76,6 +76,16 @@ class MigrationContext:
             return held.get(table)
         return max(held.values(), key=lambda pair: pair[0].lock, default=None)
 
+    def not_null_proven(self, stmt: Statement, table: str, column: str) -> bool:
+        """A CHECK (column IS NOT NULL) exists before ``stmt`` runs: declared on the model
+        the operation changes or the model owning ``table``, or added and validated by SQL
+        this run has seen. PostgreSQL 12+ then skips the SET NOT NULL scan."""
+        model = stmt.operation.model_before
+        if model is not None and any(col == column for _, col in model.not_null_checks):
+            return True
+        key = f"{table}.{column}"
+        return key in stmt.proven_not_null or key in stmt.operation.state_not_null
+
     def lock_timeout_set(self, stmt: Statement) -> bool:
         """Is a non-zero lock_timeout in force when ``stmt`` starts (see timeouts.py)?"""
         return timeout_in_force(self, stmt, "lock_timeout", self.target.lock_timeout_configured)

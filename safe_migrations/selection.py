@@ -75,7 +75,18 @@ def select(
             ) from None
         except KeyError:
             raise SelectionError(f"no migration {labels[0]}.{migration_name}") from None
-        return Selection(frozenset({(migration.app_label, migration.name)}))
+        key = (migration.app_label, migration.name)
+        if key not in plan:
+            squash = next(
+                (k for k, m in loaded.loader.replacements.items() if key in set(map(tuple, m.replaces))), None
+            )
+            if squash is not None:
+                raise SelectionError(
+                    f"{key[0]}.{key[1]} is replaced by the squashed migration {squash[0]}.{squash[1]}, "
+                    "which is what migrate runs here: lint that one (or use --pending on a database "
+                    "where the squash is only partly applied)"
+                )
+        return Selection(frozenset({key}))
 
     keys = set(plan)
     base_keys = None

@@ -382,6 +382,7 @@ class MigrationCollector:
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
             state_tables=_state_tables(state) if isinstance(operation, RunSQL) else (),
+            state_not_null=_state_not_null(state) if isinstance(operation, RunSQL) else (),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -492,6 +493,16 @@ def _model_state_facts(state: ProjectState, app_label: str, name: str | None) ->
     model_state = state.models.get((app_label, name.lower()))
     if model_state is None:
         return None
+    return ModelFacts(
+        app_label=model_state.app_label,
+        name=model_state.name,
+        db_table=_db_table(model_state),
+        not_null_checks=_not_null_checks(model_state),
+    )
+
+
+def _not_null_checks(model_state: Any) -> tuple[tuple[str, str], ...]:
+    """(constraint name, column) of the model's CheckConstraint(Q(col__isnull=False))."""
     checks = []
     for constraint in model_state.options.get("constraints", ()):
         condition = getattr(constraint, "condition", None) or getattr(constraint, "check", None)
@@ -505,12 +516,18 @@ def _model_state_facts(state: ProjectState, app_label: str, name: str | None) ->
             column = _column(field_name, field) if field is not None else None
             if column:
                 checks.append((constraint.name, column))
-    return ModelFacts(
-        app_label=model_state.app_label,
-        name=model_state.name,
-        db_table=_db_table(model_state),
-        not_null_checks=tuple(checks),
-    )
+    return tuple(checks)
+
+
+def _state_not_null(state: ProjectState) -> tuple[str, ...]:
+    """``table.column`` proven non-null by a model's CHECK, for hand-written SET NOT NULL."""
+    out = []
+    for model_state in state.models.values():
+        checks = _not_null_checks(model_state)
+        if checks:
+            table = _db_table(model_state).replace('"', "")  # '"schema"."table"' as pglast names it
+            out += [f"{table}.{column}" for _, column in checks]
+    return tuple(out)
 
 
 def _server_version(connection: Any) -> int | None:

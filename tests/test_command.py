@@ -125,6 +125,39 @@ def test_several_app_labels_select_those_apps(project):
     assert [(m["app_label"], m["name"]) for m in one["migrations"]] == [("library", "0002_book_points")]
 
 
+def test_a_migration_replaced_by_a_squash_is_a_clear_error(project):
+    project.write(
+        "0001_squashed_0002_book_points",
+        """
+        from django.db import migrations, models
+
+        class Migration(migrations.Migration):
+            initial = True
+            replaces = [("library", "0001_initial"), ("library", "0002_book_points")]
+            dependencies = []
+            operations = [
+                migrations.CreateModel(
+                    name="Book",
+                    fields=[
+                        ("id", models.BigAutoField(primary_key=True)),
+                        ("title", models.CharField(max_length=100)),
+                        ("fax", models.CharField(max_length=20, null=True)),
+                        ("points", models.IntegerField(default=0)),
+                    ],
+                ),
+            ]
+        """,
+    )
+    done = project.run("library", "0002")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "library.0002_book_points is replaced by the squashed migration" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    squash = json.loads(
+        project.run("library", "0001_squashed", "--format", "json", "--fail-on", "never").stdout
+    )
+    assert [m["name"] for m in squash["migrations"]] == ["0001_squashed_0002_book_points"]
+
+
 def test_broken_migration_is_named_and_the_rest_still_linted(project):
     project.write("0004_broken", "from django.db import migrations\nclass Migration(migrations.Migration:\n")
     project.write(

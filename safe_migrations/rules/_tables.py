@@ -297,8 +297,7 @@ def _alter_table_work(node: Any, ctx: MigrationContext, stmt: Statement) -> str 
         elif sub == AT.AT_ValidateConstraint:
             return "scans the table to validate the constraint"
         elif sub == AT.AT_SetNotNull:
-            model = op.model_before
-            proven = model is not None and any(col == cmd.name for _, col in model.not_null_checks)
+            proven = ctx.not_null_proven(stmt, relname(node.relation), str(cmd.name))
             if not (proven and ctx.target.server_version >= 12):
                 return "scans the table to check for NULLs"
         elif sub == AT.AT_AlterColumnType:

@@ -65,10 +65,7 @@ class SetNotNull(Rule):
                 continue
             column = cmd.name
             op = stmt.operation
-            model = op.model_before
-            proven = model is not None and any(col == column for _, col in model.not_null_checks)
-            proven = proven or f"{table}.{column}" in stmt.proven_not_null  # a CHECK from RunSQL
-            if proven and ctx.target.server_version >= 12:
+            if ctx.not_null_proven(stmt, table, str(column)) and ctx.target.server_version >= 12:
                 continue  # a validated CHECK (col IS NOT NULL) lets PostgreSQL skip the scan
             backfill = any(
                 type(s.node).__name__ == "UpdateStmt" for s in ctx.statements_of(op) if s.index < stmt.index

@@ -98,3 +98,23 @@ def test_not_valid_check_or_old_server_still_scans():
     assert run(initial(), *_runsql_check(validate=False), set_nn, select=("SM108",)).codes() == ["SM108"]
     older = run(initial(), *_runsql_check(validate=True), set_nn, select=("SM108",), pg_version=11)
     assert older.codes() == ["SM108"]
+
+
+def test_hand_written_set_not_null_on_a_schema_qualified_table_trusts_the_models_check():
+    # R5 step C on a model whose db_table is '"accounting"."entries"'.
+    model = migrations.CreateModel(
+        "Entry",
+        [("id", models.BigAutoField(primary_key=True)), ("points", models.IntegerField(null=True))],
+        options={"db_table": '"accounting"."entries"'},
+    )
+    keyword = "condition" if django.VERSION >= (5, 1) else "check"
+    check = models.CheckConstraint(**{keyword: models.Q(points__isnull=False)}, name="entry_points_nn")
+    step_c = migrations.SeparateDatabaseAndState(
+        database_operations=[
+            migrations.RunSQL('ALTER TABLE "accounting"."entries" ALTER COLUMN "points" SET NOT NULL')
+        ],
+        state_operations=[migrations.AlterField("entry", "points", models.IntegerField())],
+    )
+    with_check = run([model], [migrations.AddConstraint("entry", check)], [step_c], select=("SM108",))
+    assert with_check.codes() == []
+    assert run([model], [step_c], select=("SM108",)).codes() == ["SM108"]
