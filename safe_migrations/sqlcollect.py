@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,9 +48,23 @@ class WalkItem:
     error: LoadError | None = None
 
 
+# A function defined in a migration module, as Django's writer names it
+# (`shop.migrations.0002_fill.forwards`): inside that file it is just `forwards`.
+_MIGRATION_MODULE = re.compile(r"(?<![\w.])(?:[A-Za-z_]\w*\.)*migrations\.[0-9]\w*\.(?=[A-Za-z_])")
+_SPECIAL = "django.db.migrations.operations.special."
+
+
+def as_written(code: str) -> str:
+    """Serialized operation code as it reads inside a migration file."""
+    code = _MIGRATION_MODULE.sub("", code)
+    return code.replace(_SPECIAL + "RunPython.noop", "migrations.RunPython.noop").replace(
+        _SPECIAL + "RunSQL.noop", "migrations.RunSQL.noop"
+    )
+
+
 def serialize(value: Any) -> str:
     try:
-        return MigrationWriter.serialize(value)[0]
+        return as_written(MigrationWriter.serialize(value)[0])
     except Exception:  # noqa: BLE001 - some values cannot be written as code
         return repr(value)
 
@@ -383,6 +398,7 @@ class MigrationCollector:
             kwargs_code=_operation_kwargs(operation),
             state_tables=_state_tables(state) if isinstance(operation, RunSQL) else (),
             state_not_null=_state_not_null(state) if isinstance(operation, RunSQL) else (),
+            sql_model=_sql_model(state, _sql_text(operation.sql)) if isinstance(operation, RunSQL) else None,
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -423,7 +439,7 @@ def _field(model: Any, name: str | None) -> Any:
 
 def _operation_code(operation: Any) -> str:
     try:
-        return OperationWriter(operation, indentation=0).serialize()[0].rstrip().rstrip(",")
+        return as_written(OperationWriter(operation, indentation=0).serialize()[0].rstrip().rstrip(","))
     except Exception:  # noqa: BLE001 - custom operations may not serialize
         return repr(operation)
 
@@ -517,6 +533,23 @@ def _not_null_checks(model_state: Any) -> tuple[tuple[str, str], ...]:
             if column:
                 checks.append((constraint.name, column))
     return tuple(checks)
+
+
+def _sql_model(state: ProjectState, sql: str | None) -> str | None:
+    """The model (lower-case name) owning the first table hand-written SQL touches, if any."""
+    if not sql:
+        return None
+    from .parsing.postgres import parse_items
+
+    owners = {_db_table(m).replace('"', ""): m.name_lower for m in state.models.values()}
+    try:
+        for _, _, _, locks in parse_items(sql):
+            for lock in locks:
+                if lock.table in owners:
+                    return owners[lock.table]
+    except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no model named
+        return None
+    return None
 
 
 def _state_not_null(state: ProjectState) -> tuple[str, ...]:

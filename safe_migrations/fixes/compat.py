@@ -6,7 +6,7 @@ import ast as pyast
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
-from .recipes import LOCK_TIMEOUT_ATOMIC, migration, op_call, py, q
+from .recipes import LOCK_TIMEOUT_ATOMIC, bare, migration, op_call, py, q
 
 POST_DEPLOY = "post-deploy"
 
@@ -413,7 +413,7 @@ def callable_default(
             f"Backfill the existing rows in batches, calling {expr} once per row, in an atomic = False migration."
         )
     if unique:
-        index = f"{table}_{column}_uniq"[:63]
+        index = f"{bare(table)}_{column}_uniq"[:63]
         create = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(index)} ON {_qn(table)} ({q(column)})"
         attach = f"ALTER TABLE {_qn(table)} ADD CONSTRAINT {q(index)} UNIQUE USING INDEX {q(index)}"
         final_state = field.with_kwargs(null="True", primary_key=None, unique="True")

@@ -12,7 +12,7 @@ PG_OPS = "django.contrib.postgres.operations"
 
 
 def _model(op: OperationFacts) -> str:
-    return op.kwarg("model_name") or py(op.model_name or "model")
+    return op.kwarg("model_name") or py(op.model_name or op.sql_model or "model")
 
 
 def run_sql(sql: str, reverse: str | None = None, *, noop: bool = False) -> str:

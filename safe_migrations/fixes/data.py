@@ -351,13 +351,28 @@ def field_for_column(coldef: Any) -> str:
         return f"models.DecimalField(max_digits={mods[0]}, decimal_places={mods[1]}{', ' + null if null else ''})"
     cls = _FIELDS.get(base)
     if cls is None:
-        return f"models.Field({null})  # TODO: the field class for {_deparse(coldef.typeName)}"
+        return f"models.Field({null})"  # no Django field for this type: the step says so
     return f"{cls}({null})"
+
+
+def unmapped_types(columns: Sequence[Any]) -> list[str]:
+    """Column types field_for_column can only declare as a bare models.Field."""
+    out = []
+    for coldef in columns:
+        names = [n.sval for n in coldef.typeName.names] if coldef.typeName is not None else []
+        if (names[-1] if names else "") not in _FIELDS and (names[-1] if names else "") not in (
+            "varchar",
+            "numeric",
+        ):
+            out.append(f"{coldef.colname} ({_deparse(coldef.typeName)})")
+    return out
 
 
 def state_operations(op: OperationFacts, table: str, columns: Sequence[Any]) -> Fix:
     """Tell Django's state about columns the SQL adds (RunSQL state_operations)."""
     app, model = model_for_table(table, op.app_label)
+    if op.sql_model:
+        app, model = op.app_label, op.sql_model
     state_ops = [
         f"        migrations.AddField({py(model)}, {py(c.colname)}, {field_for_column(c)})," for c in columns
     ]
@@ -375,6 +390,13 @@ def state_operations(op: OperationFacts, table: str, columns: Sequence[Any]) -> 
     )
     if app != op.app_label:
         steps = (*steps, f"The table belongs to app {app!r}: put the field on that app's model.")
+    unmapped = unmapped_types(columns)
+    if unmapped:
+        steps = (
+            *steps,
+            "No built-in Django field matches " + ", ".join(unmapped) + ": replace models.Field(...) "
+            "with the field class (or a custom field whose db_type returns that type).",
+        )
     return Fix("Record the schema change in the migration state", steps, "\n".join(lines))
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import textwrap
+from functools import lru_cache
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
@@ -12,13 +15,54 @@ LOCK_TIMEOUT_SESSION = "migrations.RunSQL(\"SET lock_timeout = '2s'\", migration
 
 
 def q(identifier: str) -> str:
-    """A quoted SQL identifier, as Django writes them."""
-    return '"' + identifier.replace('"', '""') + '"'
+    """A quoted SQL identifier, as Django writes them; ``schema.table`` quotes each part."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in identifier.split("."))
+
+
+def bare(table: str) -> str:
+    """The table name without its schema, to build index, constraint and trigger names from."""
+    return table.rsplit(".", 1)[-1]
 
 
 def py(text: str) -> str:
     """A Python string literal for SQL text."""
     return repr(text)
+
+
+_STRINGS_AND_COMMENTS = re.compile(r"'(?:[^'\\\n]|\\.)*'|\"(?:[^\"\\\n]|\\.)*\"|#[^\n]*")
+_DOTTED_NAME = re.compile(r"(?<![\w.])([a-z_]\w*(?:\.[A-Za-z_]\w*)+)")
+# Names a migration's code uses without importing them (or imports from django.db itself).
+_NOT_MODULES = frozenset({"models", "migrations", "transaction", "apps", "schema_editor", "self", "settings"})
+
+
+@lru_cache(maxsize=512)
+def _module_of(dotted: str) -> str | None:
+    """The longest importable module prefix of ``dotted`` (``django.db.models.deletion``)."""
+    parts = dotted.split(".")
+    if parts[0] in _NOT_MODULES:
+        return None
+    for end in range(len(parts) - 1, 0, -1):
+        name = ".".join(parts[:end])
+        try:
+            if importlib.util.find_spec(name) is not None:
+                return name
+        except (ImportError, ValueError):
+            continue
+    return None
+
+
+def imports_for(code: str) -> tuple[str, ...]:
+    """The import lines ``code`` needs beyond ``from django.db import migrations, models``,
+    as makemigrations writes them (``import django.db.models.deletion``)."""
+    bare = _STRINGS_AND_COMMENTS.sub("''", code)
+    found: list[str] = []
+    if re.search(r"(?<![\w.])settings\.", bare):
+        found.append("from django.conf import settings")
+    for match in _DOTTED_NAME.finditer(bare):
+        module = _module_of(match.group(1))
+        if module is not None and f"import {module}" not in found:
+            found.append(f"import {module}")
+    return tuple(found)
 
 
 def migration(
@@ -30,7 +74,8 @@ def migration(
     phase: str | None = None,
 ) -> str:
     """One migration file's body, as makemigrations lays it out."""
-    lines = [f"# {title}", "from django.db import migrations, models", *imports, "", ""]
+    needed = [i for i in imports_for("\n".join(operations)) if i not in imports]
+    lines = [f"# {title}", "from django.db import migrations, models", *imports, *needed, "", ""]
     lines.append("class Migration(migrations.Migration):")
     if not atomic:
         lines.append("    atomic = False")
@@ -45,7 +90,7 @@ def migration(
 
 
 def _model(op: OperationFacts) -> str:
-    return op.model_name or "model"
+    return op.model_name or op.sql_model or "model"
 
 
 def op_call(op: OperationFacts, **changes: str) -> str:
@@ -133,7 +178,7 @@ def set_not_null(
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(op.field_name or column)
     field = op.new_field.code if op.new_field else "models.Field(...)"
-    constraint = f"{table}_{column}_notnull"[:63]
+    constraint = f"{bare(table)}_{column}_notnull"[:63]
     if server_version >= 18:
         code = "\n\n".join(
             [
@@ -226,7 +271,7 @@ def change_type(op: OperationFacts, table: str, column: str, new_type: str | Non
     field_name = op.field_name or column
     new_field = op.new_field.with_kwargs(null="True") if op.new_field else "models.Field(null=True)"
     new_col = f"{column}_new"
-    trigger = f"{table}_{column}_sync"[:63]
+    trigger = f"{bare(table)}_{column}_sync"[:63]
     function = f"{trigger}_fn"[:63]
     create_trigger = (
         f"CREATE FUNCTION {q(function)}() RETURNS trigger AS $$ BEGIN "

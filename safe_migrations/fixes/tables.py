@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
-from .recipes import LOCK_TIMEOUT_ATOMIC, LOCK_TIMEOUT_SESSION, migration, op_call, py, q, set_not_null
+from .recipes import LOCK_TIMEOUT_ATOMIC, LOCK_TIMEOUT_SESSION, bare, migration, op_call, py, q, set_not_null
 
 STATEMENT_TIMEOUT_ATOMIC = (
     "migrations.RunSQL(\"SET LOCAL statement_timeout = '1h'\", migrations.RunSQL.noop),"
@@ -20,12 +20,12 @@ BATCH = 10_000
 
 def _name(*parts: str, suffix: str) -> str:
     """An identifier within PostgreSQL's 63 bytes, keeping the suffix."""
-    base = "_".join(p for p in parts if p)
+    base = "_".join(bare(p) for p in parts if p)
     return base[: 63 - len(suffix) - 1] + "_" + suffix
 
 
 def _model(op: OperationFacts) -> str:
-    return op.kwarg("model_name") or py(op.model_name or "model")
+    return op.kwarg("model_name") or py(op.model_name or op.sql_model or "model")
 
 
 def _runsql(sql: str, reverse: str | None) -> str:
@@ -218,7 +218,7 @@ def change_pk_type(
     """R12: new column + sync trigger, batched backfill, concurrent indexes, short swap."""
     new_col = f"{column}_new"
     pk_index = _name(table, new_col, suffix="uniq")
-    pk_name = f"{table}_pkey"
+    pk_name = f"{bare(table)}_pkey"
     integer = (old_type or "").split("(")[0].strip() in _INTEGER_TYPES
     parts: list[str] = []
 
@@ -725,7 +725,7 @@ def counter_column(
     ]
     state = op_call(op) if op.kind == "AddField" and op.kwargs_code else ""
     if primary_key:
-        constraint = f"{table}_pkey"
+        constraint = f"{bare(table)}_pkey"
         index = _name(table, column, suffix="pk")
         parts.append(
             _mig(
