@@ -9,8 +9,9 @@ from pglast import ast, enums
 from pglast.stream import maybe_double_quote_name
 
 from ..context import MigrationContext
-from ..findings import Severity
+from ..findings import Fix, Severity
 from ..fixes import constraints as recipes
+from ..fixes.recipes import migration
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
 from ._ast import deparse
@@ -34,6 +35,9 @@ class ReindexNonConcurrently(Rule):
     Flags `REINDEX INDEX`, `REINDEX TABLE`, `REINDEX SCHEMA`, `REINDEX DATABASE`
     and `REINDEX SYSTEM` without `CONCURRENTLY`, usually in a `RunSQL`. Indexes
     and tables created earlier in the same migration are not flagged.
+
+    On PostgreSQL 11 and older `REINDEX ... CONCURRENTLY` does not exist: the
+    statement fails, and this rule says so.
 
     ## Why is this bad?
     A plain REINDEX holds SHARE on the table, so every INSERT, UPDATE and DELETE
@@ -69,7 +73,19 @@ class ReindexNonConcurrently(Rule):
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         node = stmt.node
-        if not isinstance(node, ast.ReindexStmt) or reindex_concurrently(node):
+        if not isinstance(node, ast.ReindexStmt):
+            return
+        if reindex_concurrently(node):
+            if ctx.target.server_version < 12:
+                target = relname(node.relation) if node.relation else str(node.name or "")
+                yield Hit(
+                    f"REINDEX ... CONCURRENTLY needs PostgreSQL 12: on PostgreSQL "
+                    f"{ctx.target.server_version} the statement is a syntax error and the deploy stops here.",
+                    statement=stmt,
+                    lock=Lock.SHARE_UPDATE_EXCLUSIVE.label,
+                    table=target or None,
+                    fix=_rebuild_beside(target or "the_index"),
+                )
             return
         word = _WORD.get(node.kind, "TABLE") if node.kind is not None else "TABLE"
         if node.kind == KIND.REINDEX_OBJECT_INDEX:
@@ -126,3 +142,29 @@ def _concurrent_sql(node: Any, word: str) -> str | None:
     else:
         name = maybe_double_quote_name(node.name) if node.name else ""
     return f"{head}{word} CONCURRENTLY {name}".rstrip()
+
+
+def _rebuild_beside(index: str) -> Fix:
+    """Before PostgreSQL 12: build a copy concurrently, drop the old one, take its name."""
+    new = f"{index.split('.')[-1]}_rebuilt"[:63]
+    code = migration(
+        "atomic = False: no transaction, each statement commits on its own",
+        [
+            "migrations.RunSQL(\n"
+            f"    'CREATE INDEX CONCURRENTLY IF NOT EXISTS \"{new}\" ON ... (...)',  "
+            "# the definition pg_indexes shows for the old index\n"
+            f"    'DROP INDEX CONCURRENTLY IF EXISTS \"{new}\"',\n),",
+            f"migrations.RunSQL('DROP INDEX CONCURRENTLY IF EXISTS \"{index}\"', migrations.RunSQL.noop),",
+            f'migrations.RunSQL(\'ALTER INDEX "{new}" RENAME TO "{index.split(".")[-1]}"\', migrations.RunSQL.noop),',
+        ],
+        atomic=False,
+    )
+    return Fix(
+        "Rebuild the index beside the old one (no REINDEX CONCURRENTLY before PostgreSQL 12)",
+        (
+            "In an atomic = False migration, create a copy of the index with CREATE INDEX CONCURRENTLY "
+            "under a new name, using the old index's definition (pg_indexes.indexdef).",
+            "Drop the old index with DROP INDEX CONCURRENTLY, then rename the copy to the old name.",
+        ),
+        code,
+    )

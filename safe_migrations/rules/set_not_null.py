@@ -8,7 +8,7 @@ from ..context import MigrationContext
 from ..findings import Severity
 from ..fixes import recipes
 from ..parsing.statement import Lock, Statement
-from ._ast import AT, alter_cmds
+from ._ast import AT, CON, alter_cmds
 from .base import Hit, Rule
 
 
@@ -52,7 +52,8 @@ class SetNotNull(Rule):
     )
     ```
     PostgreSQL 18: `ADD CONSTRAINT ... NOT NULL col NOT VALID`, then `VALIDATE
-    CONSTRAINT`. PostgreSQL 11 and older scan even with the CHECK: keep the CHECK.
+    CONSTRAINT` (that syntax fails on older servers; this rule flags it there).
+    PostgreSQL 11 and older scan even with the CHECK: keep the CHECK.
     """
 
     code = "SM108"
@@ -60,6 +61,7 @@ class SetNotNull(Rule):
     severity = Severity.ERROR
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        yield from self._not_null_constraint_before_18(stmt, ctx)
         for table, cmd in alter_cmds(stmt.node, AT.AT_SetNotNull):
             if ctx.is_new_table(table, stmt):
                 continue
@@ -88,4 +90,24 @@ class SetNotNull(Rule):
                 fix=recipes.set_not_null(
                     op, table, column, ctx.target.server_version, ctx.target.django_version
                 ),
+            )
+
+    @staticmethod
+    def _not_null_constraint_before_18(stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        """`ADD CONSTRAINT ... NOT NULL col [NOT VALID]` is PostgreSQL 18 syntax."""
+        version = ctx.target.server_version
+        if version >= 18:
+            return
+        for table, cmd in alter_cmds(stmt.node, AT.AT_AddConstraint):
+            con = cmd.def_
+            if getattr(con, "contype", None) != CON.CONSTR_NOTNULL:
+                continue
+            column = str(getattr((con.keys or [None])[0], "sval", "") or "")
+            yield Hit(
+                f"ADD CONSTRAINT ... NOT NULL {column} is PostgreSQL 18 syntax: on PostgreSQL {version} "
+                "the statement fails and the deploy stops here.",
+                statement=stmt,
+                lock=Lock.ACCESS_EXCLUSIVE.label,
+                table=table,
+                fix=recipes.set_not_null(stmt.operation, table, column, version, ctx.target.django_version),
             )

@@ -100,3 +100,14 @@ def test_reindex_system_has_no_concurrent_form():
     assert result.codes() == ["SM115"]
     fix = result.last[0].fix
     assert fix.code == "" and "maintenance window" in fix.title
+
+
+def test_reindex_concurrently_before_postgresql_12_fails_the_deploy():
+    import ast
+
+    reindex = migrations.RunSQL('REINDEX INDEX CONCURRENTLY "shop_order_customer_id_idx"')
+    old = run(initial(), Mig([reindex], atomic=False), select=("SM115",), pg_version=11)
+    [finding] = old.last
+    assert finding.severity.label == "error" and "needs PostgreSQL 12" in finding.message
+    ast.parse(finding.fix.code)
+    assert run(initial(), Mig([reindex], atomic=False), select=("SM115",), pg_version=12).codes() == []

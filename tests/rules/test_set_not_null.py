@@ -118,3 +118,10 @@ def test_hand_written_set_not_null_on_a_schema_qualified_table_trusts_the_models
     with_check = run([model], [migrations.AddConstraint("entry", check)], [step_c], select=("SM108",))
     assert with_check.codes() == []
     assert run([model], [step_c], select=("SM108",)).codes() == ["SM108"]
+
+
+def test_not_null_constraint_syntax_needs_postgresql_18():
+    add = migrations.RunSQL('ALTER TABLE "shop_customer" ADD CONSTRAINT "age_nn" NOT NULL "age" NOT VALID')
+    [finding] = run(initial(), [add], select=("SM108",), pg_version=15).last
+    assert "PostgreSQL 18 syntax" in finding.message and finding.severity.label == "error"
+    assert run(initial(), [add], select=("SM108",), pg_version=18).codes() == []
