@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.utils import load_backend
 
 from ..engine import DatabaseUnavailable
@@ -535,12 +535,16 @@ def run(
         try:
             server.connect()
             outcome.orphans_dropped, outcome.orphans_left = server.sweep(started)
-            server.create(name)
+            # Set before CREATE DATABASE: a signal right after it must still drop it
+            # (DROP DATABASE IF EXISTS is harmless when the CREATE did not happen).
             created = True
+            server.create(name)
             _trace(outcome, alias, server_settings, name, applied_keys, pending_keys)
         except KeyboardInterrupt as exc:
             interrupted = exc
             raise
+        except DatabaseError as exc:
+            raise DatabaseUnavailable(f"trace server {server_label}: {first_line(exc)}") from None
         finally:
             with signals_deferred():
                 if created:
@@ -552,10 +556,11 @@ def run(
                         outcome.dropped = True
                 server.close()
                 if interrupted is not None:
-                    state = (
-                        "dropped" if outcome.dropped or not created else "left for the next --trace to drop"
-                    )
-                    interrupted.args = (f"scratch database {name} {state}",)
+                    if not created:
+                        interrupted.args = ("no scratch database was created",)
+                    else:
+                        state = "dropped" if outcome.dropped else "left for the next --trace to drop"
+                        interrupted.args = (f"scratch database {name} {state}",)
     return outcome
 
 
@@ -571,7 +576,12 @@ def _trace(
     previous = connections[alias]
     connections[alias] = scratch
     try:
-        scratch.ensure_connection()
+        try:
+            scratch.ensure_connection()
+        except DatabaseError as exc:
+            raise DatabaseUnavailable(
+                f"cannot connect to the scratch database {name}: {first_line(exc)}"
+            ) from None
         with scratch.cursor() as cursor:
             cursor.execute("SELECT current_database()")
             (current,) = cursor.fetchone()

@@ -33,9 +33,10 @@ def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -
         found = by_migration.get((migration.app_label, migration.name), [])
         phase = f" [{migration.phase.value}]" if migration.phase else ""
         trace = traces.get((migration.app_label, migration.name))
-        if not found and trace is not None and _trace_news(trace):
+        if not found and trace is not None and (verbosity >= 2 or _trace_news(trace)):
             out.append("")
-            out.append(style.MIGRATE_HEADING(f"{migration.app_label}.{migration.name}{phase}"))
+            ok = "" if _trace_news(trace) else ": no finding"
+            out.append(style.MIGRATE_HEADING(f"{migration.app_label}.{migration.name}{phase}{ok}"))
             out.extend(_trace_block(trace, style, verbosity))
             continue
         if not found:
@@ -153,7 +154,7 @@ def _trace_block(trace: MigrationTrace, style: Any, verbosity: int) -> list[str]
         if stmt.error:
             lines.append(style.ERROR(f"        failed: {stmt.error}"))
             continue
-        observed = _observed(stmt) or "nothing observed"
+        observed = _observed(stmt) or "no rewrite"
         lines.append(f"        observed: {observed} [{stmt.elapsed_ms:.1f} ms, {_mode(stmt)}]")
         if stmt.predicted or stmt.differences:
             lines.append(f"        predicted: {', '.join(stmt.predicted) or 'no lock on an existing table'}")

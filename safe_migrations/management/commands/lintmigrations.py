@@ -180,7 +180,7 @@ def _interrupted(exc: KeyboardInterrupt) -> CommandError:
     import signal
 
     signum = getattr(exc, "signum", signal.SIGINT)
-    detail = str(exc.args[0]) if exc.args and str(exc.args[0]).startswith("scratch database") else ""
+    detail = str(exc.args[0]) if exc.args and "scratch database" in str(exc.args[0]) else ""
     name = signal.Signals(signum).name
     return CommandError(
         f"interrupted by {name}" + (f": {detail}" if detail else ""), returncode=128 + int(signum)
