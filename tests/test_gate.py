@@ -270,3 +270,38 @@ def test_every_query_runs_in_a_read_only_transaction_with_the_timeouts(django_db
         finally:
             connections[alias].close()
             del connections[alias]
+
+
+def test_a_partitioned_table_is_the_sum_of_its_partitions(tmp_path):
+    with database() as name:
+        made = project(tmp_path, name)
+        migrate(made)
+        with admin(name) as conn:
+            conn.execute("CREATE TABLE measure (id bigint, day date) PARTITION BY RANGE (day)")
+            conn.execute(
+                "CREATE TABLE measure_2025 PARTITION OF measure FOR VALUES FROM ('2025-01-01') TO ('2026-01-01')"
+            )
+            conn.execute(
+                "CREATE TABLE measure_2026 PARTITION OF measure FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')"
+            )
+            conn.execute(
+                "INSERT INTO measure SELECT g, date '2025-06-01' + (g % 400) FROM generate_series(1, 4000) g"
+            )
+            conn.execute("VACUUM ANALYZE measure_2025, measure_2026")
+        made.write(
+            "0004_measure_day_idx",
+            """
+            from django.db import migrations
+
+
+            class Migration(migrations.Migration):
+                dependencies = [("library", "0003_grow_title")]
+                operations = [
+                    migrations.RunSQL('CREATE INDEX "measure_day_idx" ON "measure" ("day")', migrations.RunSQL.noop),
+                ]
+            """,
+        )
+        data = json.loads(made.run("--pending", "--format", "json").stdout)
+        (finding,) = [f for f in data["findings"] if f["rule"] == "SM101"]
+        assert finding["table"] == "measure"
+        assert finding["table_size"]["rows"] == 4000 and finding["table_size"]["bytes"] > 2 * 8192
