@@ -141,6 +141,7 @@ def test_trace_reports_locks_rewrites_scans_and_what_the_static_analysis_missed(
     [
         (["--trace"], "--trace needs --pending"),
         (["--pending", "--trace-database", "other"], "--trace-database needs --trace"),
+        (["--pending", "--trace", "--format", "sql"], "--trace reports findings"),
     ],
 )
 def test_trace_options_need_their_companions(tmp_path, args, message):

@@ -35,12 +35,10 @@ class ReadOnlyGuard:
             # A gate process stopped between BEGIN and COMMIT must not pin the server.
             f"SET LOCAL idle_in_transaction_session_timeout = {int(idle_timeout_ms)}"
         )
-        self.queries = 0
 
     def __call__(self, execute: Any, sql: Any, params: Any, many: bool, context: dict[str, Any]) -> Any:
         connection = context["connection"]
         raw = connection.connection
-        self.queries += 1
         if connection.in_atomic_block:
             if _transaction_idle(raw):
                 # The driver opens the transaction with this first statement.

@@ -123,7 +123,7 @@ def _finding_trace(trace: StatementTrace | None, style: Any) -> list[str]:
         return []
     if trace.error:
         return [style.ERROR(f"      traced: failed after {trace.elapsed_ms:.1f} ms: {trace.error}")]
-    lines = [f"      traced: {_observed(trace)} [{trace.elapsed_ms:.1f} ms, {_mode(trace)}]"]
+    lines = [f"      traced: {_observed(trace) or 'no rewrite'} [{trace.elapsed_ms:.1f} ms, {_mode(trace)}]"]
     lines += [style.WARNING(f"      trace differs: {d}") for d in trace.differences]
     return lines
 

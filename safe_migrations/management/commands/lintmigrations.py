@@ -172,6 +172,8 @@ def _trace_options(options: dict[str, Any]) -> dict[str, Any]:
         raise conf.ConfigError(
             "--trace needs --pending (it applies the pending migrations to a scratch database)"
         )
+    if options.get("trace") and options.get("format") == "sql":
+        raise conf.ConfigError("--trace reports findings: use --format text or json")
     return {"trace": bool(options.get("trace")), "trace_database": options.get("trace_database")}
 
 
