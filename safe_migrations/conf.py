@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +21,79 @@ DEFAULT_CACHE_DIR = ".safe_migrations_cache"
 
 class ConfigError(ValueError):
     """A bad setting or option value (exit code 2)."""
+
+
+# Rules whose hazard lasts as long as a scan, a rewrite or an index build of the table:
+# with --pending their severity follows the table's size. Lock-only hazards (waiting for
+# ACCESS EXCLUSIVE, lock accumulation, a missing lock_timeout) and compatibility breaks are
+# as dangerous on an empty table as on a big one and are never rescaled.
+SIZE_SCALED_RULES = (
+    "SM101",  # CREATE INDEX without CONCURRENTLY: the build reads the whole table
+    "SM104",  # UNIQUE constraint: builds its index under ACCESS EXCLUSIVE
+    "SM105",  # FOREIGN KEY validated at once: scans the referencing table
+    "SM106",  # CHECK validated at once: scans the table
+    "SM108",  # SET NOT NULL: scans the table
+    "SM109",  # ALTER COLUMN TYPE: rewrites the table (info findings, the safe list, stay info)
+    "SM110",  # primary key type change: rewrites
+    "SM111",  # volatile default / stored generated column: rewrites
+    "SM112",  # new primary key / identity column: rewrite and index build
+    "SM113",  # exclusion constraint: index build under ACCESS EXCLUSIVE
+    "SM114",  # VACUUM FULL / CLUSTER: rewrites
+    "SM115",  # REINDEX: rebuilds indexes
+)
+
+
+@dataclass(frozen=True)
+class SizeThresholds:
+    """Estimated rows under which a size-scaled error is only a warning, and over which a
+    size-scaled warning is an error (``--pending`` only: sizes come from the target)."""
+
+    small_rows: int = 10_000
+    large_rows: int = 1_000_000
+    rules: tuple[str, ...] = SIZE_SCALED_RULES
+
+
+def _parse_size_thresholds(raw: Any) -> SizeThresholds:
+    if not isinstance(raw, dict):
+        raise ConfigError("SIZE_THRESHOLDS must be a mapping (SMALL_ROWS, LARGE_ROWS, RULES)")
+    values = {str(k).upper().replace("-", "_"): v for k, v in raw.items()}
+    unknown = sorted(set(values) - {"SMALL_ROWS", "LARGE_ROWS", "RULES"})
+    if unknown:
+        raise ConfigError(f"SIZE_THRESHOLDS: unknown key(s) {', '.join(unknown)}")
+    counts = {}
+    for key in ("SMALL_ROWS", "LARGE_ROWS"):
+        if key in values:
+            value = values[key]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"SIZE_THRESHOLDS[{key!r}] must be a row count (an integer >= 0)")
+            counts[key] = value
+    out = SizeThresholds(
+        small_rows=counts.get("SMALL_ROWS", SizeThresholds.small_rows),
+        large_rows=counts.get("LARGE_ROWS", SizeThresholds.large_rows),
+    )
+    if out.small_rows > out.large_rows:
+        raise ConfigError("SIZE_THRESHOLDS: SMALL_ROWS must not exceed LARGE_ROWS")
+    if "RULES" in values:
+        rules = values["RULES"]
+        if isinstance(rules, str) or not isinstance(rules, (list, tuple, set, frozenset)):
+            raise ConfigError("SIZE_THRESHOLDS['RULES'] must be a list of rule codes")
+        out = replace(out, rules=tuple(str(r).upper() for r in rules))
+    return out
+
+
+_DURATION_UNITS = {"us": 0.001, "ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000}
+
+
+def parse_duration_ms(value: Any, name: str) -> int:
+    """A PostgreSQL-style duration ("5s", "500ms", 2000) in whole milliseconds (0: off)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{name} must be a duration such as '5s' or '500ms'")
+    if isinstance(value, int):
+        return max(value, 0)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h)?\s*", str(value))
+    if not match:
+        raise ConfigError(f"{name} must be a duration such as '5s' or '500ms', not {value!r}")
+    return int(float(match[1]) * _DURATION_UNITS[match[2] or "ms"])
 
 
 @dataclass(frozen=True)
@@ -45,6 +119,10 @@ class Config:
     lock_timeout: str | None = None  # set for migrations by the deploy (e.g. "2s")
     statement_timeout: str | None = None  # likewise
     squash: SquashThresholds = field(default_factory=SquashThresholds)
+    # The pre-deploy gate (--pending): every query on the target is bounded by these.
+    gate_statement_timeout_ms: int = 5_000
+    gate_lock_timeout_ms: int = 1_000
+    size_thresholds: SizeThresholds = field(default_factory=SizeThresholds)
 
     def rule_enabled(self, code: str, name: str) -> bool:
         def matches(patterns: tuple[str, ...]) -> bool:
@@ -139,6 +217,14 @@ def load(options: dict[str, Any] | None = None) -> Config:
         # Per key: a COUNT in settings keeps the pyproject's age-days.
         sources = [from_pyproject.get("SQUASH"), from_settings.get("SQUASH")]
         config = replace(config, squash=_parse_squash([raw for raw in sources if raw is not None]))
+    if "SIZE_THRESHOLDS" in merged:
+        config = replace(config, size_thresholds=_parse_size_thresholds(merged["SIZE_THRESHOLDS"]))
+    if "GATE_STATEMENT_TIMEOUT" in merged:
+        ms = parse_duration_ms(merged["GATE_STATEMENT_TIMEOUT"], "GATE_STATEMENT_TIMEOUT")
+        config = replace(config, gate_statement_timeout_ms=ms)
+    if "GATE_LOCK_TIMEOUT" in merged:
+        ms = parse_duration_ms(merged["GATE_LOCK_TIMEOUT"], "GATE_LOCK_TIMEOUT")
+        config = replace(config, gate_lock_timeout_ms=ms)
     cache_setting = merged.get("CACHE_DIR", DEFAULT_CACHE_DIR)
     cache_dir = None if cache_setting in (None, False, "") else Path(str(cache_setting))
     if cache_dir is not None and not cache_dir.is_absolute():

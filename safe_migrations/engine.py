@@ -37,6 +37,8 @@ class Request:
     migration_name: str | None = None
     pending: bool = False
     since: str | None = None
+    trace: bool = False  # --trace: apply the pending migrations to a scratch database
+    trace_database: str | None = None  # --trace-database: the alias whose server hosts it
 
 
 @dataclass
@@ -110,20 +112,37 @@ def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
 
 
 def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
-    """Load the graph against the live database, reading django_migrations read-only."""
-    from django.db import transaction
+    """Load the graph against the live database, reading django_migrations.
 
-    with transaction.atomic(using=connection.alias):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute("SET LOCAL statement_timeout = '10s'")
-        loaded = load_graph(connection)
+    On PostgreSQL the connection is the gate's read-only one (gate.readonly): each
+    query runs in its own READ ONLY transaction with short timeouts.
+    """
+    loaded = load_graph(connection)
     applied = set(loaded.loader.applied_migrations)
     return loaded, {k for k in loaded.graph.nodes if k not in applied}
 
 
 def lint(config: Config, request: Request) -> Run:
+    if request.trace and not request.pending:
+        raise ConfigError("--trace needs --pending")
+    if request.pending:
+        alias = config.database or DEFAULT_DB_ALIAS
+        if offline.is_postgresql(_settings_dict(alias)):
+            from .gate import readonly
+
+            # Everything that goes through the alias from here on is read-only.
+            with readonly.target(
+                alias,
+                statement_timeout_ms=config.gate_statement_timeout_ms,
+                lock_timeout_ms=config.gate_lock_timeout_ms,
+            ):
+                return _lint(config, request)
+        if request.trace:
+            raise ConfigError("--trace needs a PostgreSQL database")
+    return _lint(config, request)
+
+
+def _lint(config: Config, request: Request) -> Run:
     connection, target = open_connection(config, request.pending)
     if request.pending:
         loaded, pending = pending_keys(connection)
@@ -172,6 +191,10 @@ def lint(config: Config, request: Request) -> Run:
             cache.save()
         except OSError as exc:
             errors.append(LoadError(f"cache not written ({config.cache_dir}): {exc.strerror}"))
+    gate = _gate(findings, config, request, connection, target, plan, pending, [m for m, _ in collected])
+    if gate is not None:
+        findings = gate.findings
+        errors.extend(gate.errors)
     findings.sort(key=lambda f: f.sort_key)
     report = Report(
         findings=tuple(findings),
@@ -185,9 +208,39 @@ def lint(config: Config, request: Request) -> Run:
             else "offline"
             if not request.pending and target.vendor == "postgresql"
             else "connection",
+            **(gate.target if gate is not None else {}),
         },
+        traces=gate.traces if gate is not None else (),
     )
     return Run(report, [m for m, _ in collected], loaded)
+
+
+def _gate(
+    findings: list[Finding],
+    config: Config,
+    request: Request,
+    connection: Any,
+    target: Target,
+    plan: list[Key],
+    pending: set[Key] | None,
+    collected: list[CollectedMigration],
+) -> Any:
+    """The pre-deploy gate's additions (table sizes, --trace): PostgreSQL with --pending only."""
+    if not request.pending or pending is None or target.vendor != "postgresql":
+        return None
+    from .gate import inspect_target
+
+    return inspect_target(
+        findings,
+        connection=connection,
+        config=config,
+        trace_requested=request.trace,
+        trace_database=request.trace_database,
+        plan=plan,
+        pending=pending,
+        collected=collected,
+        target=target,
+    )
 
 
 def _relative_error(error: LoadError, root: Path) -> LoadError:

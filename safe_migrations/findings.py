@@ -56,6 +56,64 @@ class Location:
 
 
 @dataclass(frozen=True)
+class TableSize:
+    """How big a table is on the target database (``--pending``), read from the catalogue.
+
+    ``rows`` is PostgreSQL's estimate (``pg_class.reltuples``), None when the table was never
+    vacuumed or analysed; ``estimated_rows`` is then a count-free guess from its size on disk.
+    """
+
+    rows: int | None
+    bytes: int | None
+    estimated_rows: int | None = None
+
+    @property
+    def best_rows(self) -> int | None:
+        return self.rows if self.rows is not None else self.estimated_rows
+
+
+@dataclass(frozen=True)
+class ObservedLock:
+    """A relation lock a traced statement took, as ``pg_locks`` reported it."""
+
+    relation: str
+    kind: str  # table, index, sequence, view, ...
+    mode: str  # e.g. "ACCESS EXCLUSIVE"
+
+
+@dataclass(frozen=True)
+class StatementTrace:
+    """What PostgreSQL did for one statement run on the scratch database (``--trace``)."""
+
+    index: int  # execution order within the migration
+    sql: str
+    mode: str  # "transaction", "autocommit" or "autocommit, not observable"
+    elapsed_ms: float
+    operation_index: int | None = None
+    locks: tuple[ObservedLock, ...] = ()  # newly taken, on objects that existed before the migration
+    rewritten: tuple[str, ...] = ()  # relfilenode changed
+    scanned: tuple[str, ...] = ()  # sequential scans (pg_stat_xact_user_tables)
+    predicted: tuple[str, ...] = ()  # the static analysis: "SHARE on t", "rewrite of t"
+    differences: tuple[str, ...] = ()  # where the observation and the prediction disagree
+    error: str | None = None
+
+    @property
+    def observable(self) -> bool:
+        return self.mode != "autocommit, not observable"
+
+
+@dataclass(frozen=True)
+class MigrationTrace:
+    app_label: str
+    name: str
+    atomic: bool
+    status: str  # "applied", "failed" or "not run"
+    statements: tuple[StatementTrace, ...] = ()
+    elapsed_ms: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     name: str
@@ -66,6 +124,10 @@ class Finding:
     table: str | None = None
     fix: Fix | None = None
     suppressed: str | None = None  # the reason, when a suppression matched
+    # The pre-deploy gate (--pending / --trace) adds these.
+    table_size: TableSize | None = None
+    severity_note: str | None = None  # why the size changed the severity
+    trace: StatementTrace | None = None
 
     @property
     def sort_key(self) -> tuple[str, str, int, int, str]:
@@ -109,6 +171,7 @@ class Report:
     migrations: tuple[MigrationResult, ...] = ()
     errors: tuple[LoadError, ...] = ()
     target: dict[str, str] = field(default_factory=dict)
+    traces: tuple[MigrationTrace, ...] = ()  # --trace: every traced pending migration
 
     @property
     def active(self) -> tuple[Finding, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json as _json
 from typing import Any
 
-from ..findings import Finding, Report, Severity
+from ..findings import Finding, MigrationTrace, Report, Severity, StatementTrace, TableSize
 
 VERSION = 1
 
@@ -30,6 +30,66 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         if f.fix is None
         else {"title": f.fix.title, "steps": list(f.fix.steps), "code": f.fix.code},
         "suppressed": f.suppressed,
+        **_gate_fields(f),
+    }
+
+
+# --- the pre-deploy gate: additive keys (version 1 stays valid) ----------------------------
+
+
+def _size_dict(size: TableSize | None) -> dict[str, Any] | None:
+    if size is None:
+        return None
+    return {"rows": size.rows, "bytes": size.bytes, "estimated_rows": size.estimated_rows}
+
+
+def _statement_dict(s: StatementTrace | None) -> dict[str, Any] | None:
+    if s is None:
+        return None
+    return {
+        "index": s.index,
+        "sql": s.sql,
+        "operation_index": s.operation_index,
+        "mode": s.mode,
+        "elapsed_ms": s.elapsed_ms,
+        "locks": [{"relation": x.relation, "kind": x.kind, "mode": x.mode} for x in s.locks],
+        "rewritten": list(s.rewritten),
+        "scanned": list(s.scanned),
+        "predicted": list(s.predicted),
+        "differences": list(s.differences),
+        "error": s.error,
+    }
+
+
+def _gate_fields(f: Finding) -> dict[str, Any]:
+    return {
+        "table_size": _size_dict(f.table_size),
+        "severity_note": f.severity_note,
+        "trace": _statement_dict(f.trace),
+    }
+
+
+def _trace_dict(report: Report) -> dict[str, Any] | None:
+    target = report.target
+    if not target.get("trace_database"):
+        return None
+
+    def migration(t: MigrationTrace) -> dict[str, Any]:
+        return {
+            "app_label": t.app_label,
+            "name": t.name,
+            "atomic": t.atomic,
+            "status": t.status,
+            "elapsed_ms": t.elapsed_ms,
+            "error": t.error,
+            "statements": [_statement_dict(s) for s in t.statements],
+        }
+
+    return {
+        "database": target["trace_database"],
+        "cleanup": target.get("trace_cleanup"),
+        "orphans_dropped": [n for n in target.get("trace_orphans_dropped", "").split(", ") if n],
+        "migrations": [migration(t) for t in report.traces],
     }
 
 
@@ -55,6 +115,7 @@ def as_dict(report: Report) -> dict[str, Any]:
             {"message": e.message, "app_label": e.app_label, "migration": e.migration, "file": e.file}
             for e in report.errors
         ],
+        "trace": _trace_dict(report),
         "summary": {
             "migrations": len(report.migrations),
             "errors": report.count(Severity.ERROR),

@@ -63,6 +63,19 @@ class Command(BaseCommand):
             help="Lint the migrations not yet applied on --database (connects, read-only).",
         )
         parser.add_argument(
+            "--trace",
+            action="store_true",
+            help="With --pending: apply the pending migrations to a scratch database on the same "
+            "server and report the locks, rewrites and scans PostgreSQL shows for each statement "
+            "(the scratch database is always dropped; the target is never written to).",
+        )
+        parser.add_argument(
+            "--trace-database",
+            metavar="ALIAS",
+            help="With --trace: create the scratch database through this connection (its server "
+            "and credentials) instead of the target's server.",
+        )
+        parser.add_argument(
             "--since",
             metavar="GIT_REF",
             help="Lint migration files added or changed since the merge base with GIT_REF.",
@@ -128,6 +141,7 @@ class Command(BaseCommand):
                 migration_name=migration_name,
                 pending=options["pending"],
                 since=options["since"],
+                **_trace_options(options),
             )
             accepted = baseline.read(Path(options["baseline"])) if options["baseline"] else None
             run = lint(config, request)
@@ -135,6 +149,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except DatabaseUnavailable as exc:
             raise CommandError(str(exc), returncode=EXIT_DATABASE) from exc
+        except KeyboardInterrupt as exc:
+            raise _interrupted(exc) from None
 
         report = run.report
         if accepted is not None:
@@ -161,3 +177,28 @@ class Command(BaseCommand):
         worst = report.worst()
         if config.fail_on is not None and worst is not None and worst >= config.fail_on:
             raise SystemExit(EXIT_FINDINGS)
+
+
+def _trace_options(options: dict[str, Any]) -> dict[str, Any]:
+    """--trace and --trace-database, checked for the combinations that make sense."""
+    if options.get("trace_database") and not options.get("trace"):
+        raise conf.ConfigError("--trace-database needs --trace")
+    if options.get("trace") and not options.get("pending"):
+        raise conf.ConfigError(
+            "--trace needs --pending (it applies the pending migrations to a scratch database)"
+        )
+    if options.get("trace") and options.get("format") == "sql":
+        raise conf.ConfigError("--trace reports findings: use --format text or json")
+    return {"trace": bool(options.get("trace")), "trace_database": options.get("trace_database")}
+
+
+def _interrupted(exc: KeyboardInterrupt) -> CommandError:
+    """Ctrl-C or SIGTERM: one line (what happened to the scratch database) and 128 + signal."""
+    import signal
+
+    signum = getattr(exc, "signum", signal.SIGINT)
+    detail = str(exc.args[0]) if exc.args and "scratch database" in str(exc.args[0]) else ""
+    name = signal.Signals(signum).name
+    return CommandError(
+        f"interrupted by {name}" + (f": {detail}" if detail else ""), returncode=128 + int(signum)
+    )
