@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -19,11 +20,26 @@ FORMAT = 1
 MAX_ENTRIES = 50_000
 
 
+@functools.cache
+def tool_digest() -> str:
+    """A digest of this package's own code: an edited checkout (or a new release) never
+    answers from findings or SQL an older version produced."""
+    h = hashlib.sha256(__version__.encode())
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(str(path.relative_to(root)).encode())
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            continue
+    return h.hexdigest()[:16]
+
+
 def chain_keys(
     plan: list[Key], graph: Any, files: dict[Key, Path], *, vendor: str, server_version: int | None
 ) -> dict[Key, str]:
     """A digest per migration covering its file and, through its parents, all before it."""
-    salt = f"{FORMAT}|{__version__}|{django.__version__}|{vendor}|{server_version}"
+    salt = f"{FORMAT}|{tool_digest()}|{django.__version__}|{vendor}|{server_version}"
     digests: dict[Key, str] = {}
     for key in plan:
         h = hashlib.sha256(salt.encode())

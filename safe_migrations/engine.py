@@ -356,7 +356,7 @@ def collect(
 def run_rules(rules: Iterable[Rule], ctx: MigrationContext, config: Config) -> Iterable[Finding]:
     migration = ctx.migration
     for rule in rules:
-        if ctx.target.vendor not in rule.vendors:
+        if ctx.target.vendor not in rule.vendors and "*" not in rule.vendors:
             continue
         hits = [
             *rule.check_migration(ctx),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import django
-from django.db import migrations
+from django.db import connections, migrations
 from django.db.migrations.graph import MigrationGraph
 
 from safe_migrations.conf import Config
@@ -53,6 +53,7 @@ def run(
     select: tuple[str, ...] = (),
     lock_timeout: bool = False,
     statement_timeout: bool = False,
+    database: str | None = None,
 ) -> Result:
     """Collect and lint a chain of migrations of app ``shop``; all are linted."""
     graph = MigrationGraph()
@@ -72,7 +73,9 @@ def run(
         if keys:
             graph.add_dependency(migration, key, keys[-1])
         keys.append(key)
-    connection = offline_connection("default", pg_version)
+    # PostgreSQL offline by default; ``database`` names another alias whose live backend
+    # generates the SQL (SQLite in memory), as lintmigrations does for other engines.
+    connection = offline_connection("default", pg_version) if database is None else connections[database]
     collector = MigrationCollector(connection, None)
     collected = []
     for item in walk(graph, keys, set(keys), collector, {}):
@@ -80,8 +83,8 @@ def run(
         assert item.collected is not None
         collected.append(item.collected)
     target = Target(
-        "postgresql",
-        pg_version,
+        connection.vendor,
+        pg_version if connection.vendor == "postgresql" else 0,
         lock_timeout_configured=lock_timeout,
         statement_timeout_configured=statement_timeout,
         django_version=tuple(django.VERSION[:2]),

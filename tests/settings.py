@@ -32,6 +32,8 @@ DATABASES = {
         "HOST": os.environ.get("PGHOST", "127.0.0.1"),
         "PORT": os.environ.get("PGPORT", "5432"),
     },
+    # Another backend for the rules that judge an operation where no SQL tree exists.
+    "sqlite": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
 }
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",

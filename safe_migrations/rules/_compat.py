@@ -19,6 +19,20 @@ if TYPE_CHECKING:
 OBJ = enums.ObjectType
 
 
+def portable(ctx: MigrationContext, op: OperationFacts) -> bool:
+    """Judge ``op`` by the operation alone: a backend whose SQL is not parsed into a tree
+    (MySQL, MariaDB, SQLite, Oracle), on a model that existed before the migration."""
+    if ctx.migration.vendor == "postgresql":
+        return False
+    model = (op.model_name or "").lower()
+    return not any(
+        other.position < op.position
+        and other.kind == "CreateModel"
+        and (other.model_name or "").lower() == model
+        for other in ctx.operations
+    )
+
+
 def bare(name: str) -> str:
     """The unqualified name: the model state knows tables without their schema."""
     return name.rsplit(".", 1)[-1]

@@ -7,11 +7,12 @@ from collections.abc import Iterable
 from pglast import ast
 
 from ..context import MigrationContext
+from ..facts import OperationFacts
 from ..findings import Severity
 from ..fixes import compat, recipes
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, char_flag, has_constraint
-from ._compat import post_deploy
+from ._compat import portable, post_deploy
 from .base import Hit, Rule
 
 
@@ -27,6 +28,9 @@ class AddNotNullColumnWithoutDbDefault(Rule):
     outright on a table that has rows. Also flags `AlterField` that removes the
     `db_default` of an existing NOT NULL column (`DROP DEFAULT`): the old code
     leaves that column out of its INSERTs (see column-default-change).
+
+    On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
+    the same hazard is judged from the Django operation itself.
 
     ## Why is this bad?
     The old code does not know the column and inserts rows without it. As soon
@@ -53,6 +57,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
     code = "SM205"
     name = "add-not-null-column-without-db-default"
     severity = Severity.ERROR
+    vendors = frozenset({"*"})  # other backends: judged from the operation (check_operation)
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         yield from self._db_default_removed(stmt, ctx)
@@ -126,3 +131,21 @@ class AddNotNullColumnWithoutDbDefault(Rule):
                 if t == table and cmd.name == column and cmd.def_ is None:
                     return later
         return None
+
+    def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
+        # Other backends: Django adds the column with its default, then drops the default
+        # (MySQL) or rebuilds the table without it (SQLite): old INSERTs fail the same way.
+        field = op.new_field
+        if op.kind != "AddField" or not portable(ctx, op) or field is None:
+            return
+        if field.null or field.has_db_default or field.many_to_many or field.primary_key or field.generated:
+            return
+        table = op.model_before.db_table if op.model_before else "?"
+        yield Hit(
+            f"Django adds NOT NULL column {table}.{field.column or field.name} with a default only to fill "
+            "the existing rows, then the column has none: every INSERT from the old code, which does not "
+            "know the column, fails with a not-null error until the last old pod is gone.",
+            operation=op,
+            table=table,
+            fix=recipes.add_not_null_column(op, field, ctx.target.django_version),
+        )

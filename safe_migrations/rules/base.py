@@ -37,7 +37,7 @@ class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
     severity: ClassVar[Severity]
-    vendors: ClassVar[frozenset[str]] = frozenset({"postgresql"})
+    vendors: ClassVar[frozenset[str]] = frozenset({"postgresql"})  # "*": every backend
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         return ()

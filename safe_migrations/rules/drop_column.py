@@ -10,7 +10,7 @@ from ..findings import Severity
 from ..fixes import recipes
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, alter_cmds
-from ._compat import state_operations
+from ._compat import portable, state_operations
 from .base import Hit, Rule
 
 
@@ -25,6 +25,9 @@ class DropColumn(Rule):
     so it counts as declared). Dropping a
     column that an earlier release already removed from the state
     (`SeparateDatabaseAndState`) is the safe second step and is not flagged.
+
+    On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
+    the same hazard is judged from the Django operation itself.
 
     ## Why is this bad?
     Django names every column in its SELECT and INSERT statements. While the
@@ -53,6 +56,7 @@ class DropColumn(Rule):
     code = "SM201"
     name = "drop-column"
     severity = Severity.ERROR
+    vendors = frozenset({"*"})  # other backends: judged from the operation (check_operation)
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         for table, cmd in alter_cmds(stmt.node, AT.AT_DropColumn):
@@ -79,6 +83,22 @@ class DropColumn(Rule):
                 table=table,
                 fix=recipes.drop_column(op, table, column),
             )
+
+    def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
+        # Other backends: the operation tells the hazard (PostgreSQL reads the SQL instead).
+        field = op.old_field
+        if op.kind != "RemoveField" or not portable(ctx, op) or field is None or field.many_to_many:
+            return
+        table = op.model_before.db_table if op.model_before else "?"
+        column = field.column or field.name
+        yield Hit(
+            f"Dropping {table}.{column} breaks the code still running: Django selects and inserts "
+            "every column of the model by name, so old pods fail with an unknown-column error until "
+            "they are replaced, and the data cannot be restored by a rollback.",
+            operation=op,
+            table=table,
+            fix=recipes.drop_column(op, table, column),
+        )
 
 
 def _removed_by_own_state(op: OperationFacts, column: str) -> bool:

@@ -11,7 +11,7 @@ from ..facts import OperationFacts
 from ..findings import Severity
 from ..fixes import compat
 from ..parsing.statement import Lock, Statement
-from ._compat import OBJ, names, state_columns, state_operations
+from ._compat import OBJ, names, portable, state_columns, state_operations
 from .base import Hit, Rule
 
 
@@ -25,6 +25,9 @@ class DropTable(Rule):
     `DROP TABLE` in `RunSQL` on a table of a model the state still declares.
     Dropping a table whose model an earlier release already removed from the
     state (`SeparateDatabaseAndState`) is the safe second step and is not flagged.
+
+    On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
+    the same hazard is judged from the Django operation itself.
 
     ## Why is this bad?
     Until the last old pod is gone, the old code still selects from and writes to
@@ -58,6 +61,7 @@ class DropTable(Rule):
     code = "SM202"
     name = "drop-table"
     severity = Severity.ERROR
+    vendors = frozenset({"*"})  # other backends: judged from the operation (check_operation)
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         node = stmt.node
@@ -96,3 +100,16 @@ class DropTable(Rule):
         # The collector records the state after the RunSQL's own state_operations: a
         # DeleteModel there means the model existed until this very operation.
         return any(kind == "DeleteModel" for kind, _ in state_operations(op))
+
+    def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
+        # Other backends: the operation tells the hazard (PostgreSQL reads the SQL instead).
+        if op.kind != "DeleteModel" or not portable(ctx, op) or op.model_before is None:
+            return
+        table = op.model_before.db_table
+        yield Hit(
+            f"Dropping table {table} (model {op.model_name}) breaks the code still running: old pods "
+            "query it until they are replaced, and the data cannot be restored by a rollback.",
+            operation=op,
+            table=table,
+            fix=compat.drop_table(op, table),
+        )

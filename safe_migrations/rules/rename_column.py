@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..context import MigrationContext
+from ..facts import OperationFacts
 from ..findings import Severity
 from ..fixes import compat
 from ..parsing.statement import Lock, Statement
@@ -13,6 +14,7 @@ from ._compat import (
     column_reappears,
     column_renames,
     column_vacated_before,
+    portable,
     state_columns,
     table_rename,
 )
@@ -29,6 +31,9 @@ class RenameColumn(Rule):
     Columns added earlier in the same migration, and a column swap done in one
     transaction (the old name is taken over again by another column, as in the
     change-column-type recipe) pass.
+
+    On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
+    the same hazard is judged from the Django operation itself.
 
     ## Why is this bad?
     Django names every column in its queries. The old code keeps using the old
@@ -63,6 +68,7 @@ class RenameColumn(Rule):
     code = "SM203"
     name = "rename-column"
     severity = Severity.ERROR
+    vendors = frozenset({"*"})  # other backends: judged from the operation (check_operation)
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         renamed = column_renames(stmt.node)
@@ -87,6 +93,25 @@ class RenameColumn(Rule):
             "fails with 'column does not exist' on every query of the model.",
             statement=stmt,
             lock=Lock.ACCESS_EXCLUSIVE.label,
+            table=table,
+            fix=compat.rename_column(op, table, old, new),
+        )
+
+    def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
+        # Other backends: RenameField, or AlterField changing db_column, renames the column.
+        old_field, new_field = op.old_field, op.new_field
+        if op.kind not in ("RenameField", "AlterField") or not portable(ctx, op):
+            return
+        if old_field is None or new_field is None or old_field.many_to_many or new_field.many_to_many:
+            return
+        old, new = old_field.column or old_field.name, new_field.column or new_field.name
+        if old == new:
+            return  # db_column kept the name: a state-only rename
+        table = op.model_before.db_table if op.model_before else "?"
+        yield Hit(
+            f"Renaming {table}.{old} to {new} breaks whichever code runs against the other name: "
+            f"old pods query {old!r} until they are replaced, the new code queries {new!r}.",
+            operation=op,
             table=table,
             fix=compat.rename_column(op, table, old, new),
         )

@@ -12,6 +12,7 @@ from ..parsing.statement import Lock, Statement
 from ._compat import (
     bare,
     column_renames,
+    portable,
     relation_reappears,
     relation_vacated_before,
     state_columns,
@@ -30,6 +31,9 @@ class RenameTable(Rule):
     model state knows under its old or new name. A rename followed in the same
     transaction by `CREATE VIEW <old name>` (or by another relation taking the old
     name, as in a table swap) passes: the old code keeps working through the view.
+
+    On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
+    the same hazard is judged from the Django operation itself.
 
     ## Why is this bad?
     The table name is in every query Django sends. Until the last old pod is
@@ -66,6 +70,7 @@ class RenameTable(Rule):
     code = "SM204"
     name = "rename-table"
     severity = Severity.ERROR
+    vendors = frozenset({"*"})  # other backends: judged from the operation (check_operation)
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         renamed = table_rename(stmt.node)
@@ -117,3 +122,20 @@ class RenameTable(Rule):
             return True
         model = op.model_before
         return op.kind in ("RenameModel", "AlterModelTable") and model is not None and model.db_table != table
+
+    def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
+        # Other backends: RenameModel or AlterModelTable that changes the table name.
+        if op.kind not in ("RenameModel", "AlterModelTable") or not portable(ctx, op):
+            return
+        if op.model_before is None or op.model_after is None:
+            return
+        old, new = op.model_before.db_table, op.model_after.db_table
+        if old == new:
+            return  # db_table pinned: a state-only rename
+        yield Hit(
+            f"Renaming table {old} to {new} breaks whichever code runs against the other name: old "
+            f"pods query {old} until they are replaced, the new code queries {new}.",
+            operation=op,
+            table=old,
+            fix=compat.rename_table(op, old, new),
+        )
