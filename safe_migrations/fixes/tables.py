@@ -854,19 +854,25 @@ def split_transaction(
 # --- SM117 / SM118 timeouts -----------------------------------------------------------------------
 
 
-def lock_timeout(atomic: bool) -> Fix:
-    """R11 for lock_timeout."""
-    first = LOCK_TIMEOUT_ATOMIC if atomic else LOCK_TIMEOUT_SESSION
+def _timeout_migration(first: str, atomic: bool, connection_option: str) -> str:
+    """The migration that sets a timeout first, and the connection-wide alternative."""
     code = _mig(
         "first operation of the migration" + ("" if atomic else " (SET, not SET LOCAL: atomic = False)"),
         [first, "# ... the existing operations, unchanged"],
         atomic=atomic,
     )
-    code += (
+    return code + (
         "\n\n# or once for the connection `migrate` runs with (a settings module for deploys):\n"
-        'DATABASES["default"]["OPTIONS"] = {"options": "-c lock_timeout=2s"}\n'
-        "# or on the database role used for migrations: ALTER ROLE migrator SET lock_timeout = '2s';"
+        f'DATABASES["default"]["OPTIONS"] = {{"options": "-c {connection_option}"}}'
     )
+
+
+def lock_timeout(atomic: bool) -> Fix:
+    """R11 for lock_timeout."""
+    code = _timeout_migration(
+        LOCK_TIMEOUT_ATOMIC if atomic else LOCK_TIMEOUT_SESSION, atomic, "lock_timeout=2s"
+    )
+    code += "\n# or on the database role used for migrations: ALTER ROLE migrator SET lock_timeout = '2s';"
     steps = [
         "Set a short lock_timeout before the first statement that locks an existing table: "
         + (
@@ -885,15 +891,7 @@ def lock_timeout(atomic: bool) -> Fix:
 def statement_timeout(atomic: bool) -> Fix:
     """R11 for statement_timeout."""
     first = STATEMENT_TIMEOUT_ATOMIC if atomic else STATEMENT_TIMEOUT_SESSION
-    code = _mig(
-        "first operation of the migration" + ("" if atomic else " (SET, not SET LOCAL: atomic = False)"),
-        [first, "# ... the existing operations, unchanged"],
-        atomic=atomic,
-    )
-    code += (
-        "\n\n# or once for the connection `migrate` runs with (a settings module for deploys):\n"
-        'DATABASES["default"]["OPTIONS"] = {"options": "-c statement_timeout=1h"}'
-    )
+    code = _timeout_migration(first, atomic, "statement_timeout=1h")
     steps = [
         "Give the migration an explicit statement_timeout longer than its slowest expected statement: "
         + (
