@@ -132,8 +132,17 @@ def needs(operation: Any, app_label: str, state: ProjectState) -> tuple[str, ...
             if index.expressions or index.include or index.condition:
                 return FULL
         if isinstance(operation, ops.RenameIndex):
-            # A named index is renamed by name only; an unnamed one (old_fields) is looked up.
-            return FULL if operation.old_fields else ()
+            # An unnamed index (old_fields) is looked up in the database: full rendering. A
+            # named one is found in the model's Meta.indexes, which must keep it.
+            if operation.old_fields:
+                return FULL
+            try:
+                index = model_state.get_index_by_name(operation.old_name)
+            except ValueError:
+                return FULL
+            if index.expressions or index.include or index.condition:
+                return FULL
+            return tuple(f.lstrip("-") for f in index.fields)
         if index is None:
             return FULL
         return tuple(f.lstrip("-") for f in index.fields)

@@ -54,6 +54,7 @@ def run(
     lock_timeout: bool = False,
     statement_timeout: bool = False,
     database: str | None = None,
+    real_apps: tuple[str, ...] = (),
 ) -> Result:
     """Collect and lint a chain of migrations of app ``shop``; all are linted."""
     graph = MigrationGraph()
@@ -78,7 +79,7 @@ def run(
     connection = offline_connection("default", pg_version) if database is None else connections[database]
     collector = MigrationCollector(connection, None)
     collected = []
-    for item in walk(graph, keys, set(keys), collector, {}):
+    for item in walk(graph, keys, set(keys), collector, {}, real_apps=real_apps):
         assert item.error is None, item.error
         assert item.collected is not None
         collected.append(item.collected)

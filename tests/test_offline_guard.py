@@ -96,3 +96,18 @@ def test_live_connections_work_again_after_collection():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def test_rename_index_declared_in_meta_indexes():
+    # makemigrations writes RenameIndex(old_name=..., new_name=...) when a Meta index is renamed.
+    result = run(
+        [
+            migrations.CreateModel(
+                "Item",
+                [("id", models.BigAutoField(primary_key=True)), ("sku", models.CharField(max_length=20))],
+                options={"indexes": [models.Index(fields=["sku"], name="item_sku_idx")]},
+            )
+        ],
+        [migrations.RenameIndex("item", new_name="item_sku_i2", old_name="item_sku_idx")],
+    )
+    assert result.sql() == ['ALTER INDEX "item_sku_idx" RENAME TO "item_sku_i2";']

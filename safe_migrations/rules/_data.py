@@ -617,6 +617,9 @@ def _plpgsql(text: str) -> Routine:
         item = stack.pop()
         if isinstance(item, dict):
             for key, value in item.items():
+                if key == "PLpgSQL_stmt_dynexecute" and _constant_query(value) is not None:
+                    texts.append(_constant_query(value) or "")  # EXECUTE 'ALTER TABLE ...'
+                    continue
                 if key in ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"):
                     dynamic = True
                 elif key == "dynquery":
@@ -630,6 +633,19 @@ def _plpgsql(text: str) -> Routine:
         elif isinstance(item, list):
             stack.extend(item)
     return _sql_routine(texts, dynamic)
+
+
+def _constant_query(stmt: Any) -> str | None:
+    """The SQL of ``EXECUTE 'constant string'`` (no concatenation, no USING)."""
+    if not isinstance(stmt, dict) or stmt.get("params"):
+        return None
+    query = (stmt.get("query") or {}).get("PLpgSQL_expr", {}).get("query")
+    if not isinstance(query, str):
+        return None
+    text = query.strip()
+    if len(text) >= 2 and text[0] == text[-1] == "'" and "'" not in text[1:-1].replace("''", ""):
+        return text[1:-1].replace("''", "'")
+    return None
 
 
 def _sql_routine(texts: list[str], dynamic: bool = False) -> Routine:

@@ -22,7 +22,9 @@ class PreferBigint(Rule):
     Flags columns of type `integer`, `smallint`, `serial` or `smallserial`
     that the migration creates as a primary key (Django's `AutoField`,
     `SmallAutoField`, a hand-written `serial PRIMARY KEY`) or as a foreign key
-    (a `ForeignKey` to such a key): a warning. Other `integer`/`smallint`
+    (a `ForeignKey` to such a key): a warning, unless that key belongs to a
+    third-party or contrib app (`auth.User`, `ContentType`), which the project
+    cannot widen. Other `integer`/`smallint`
     columns named `id` or `*_id` (ids copied from elsewhere) are reported as
     info. Counters, quantities and other plain integers are left alone.
 
@@ -88,6 +90,8 @@ class PreferBigint(Rule):
             elif parent is not None:
                 if parent in new_int_keys:
                     continue  # the parent's own key is reported; fixing it fixes this column
+                if _owned_elsewhere(parent):
+                    continue  # auth.User, ContentType...: the key is not the project's to widen
                 yield Hit(
                     f"Foreign key {table}.{name} is {col.sql_type} because the key of {parent} is: "
                     f"when that key is widened to bigint, {table} is rewritten too, and every new "
@@ -106,3 +110,15 @@ class PreferBigint(Rule):
                     table=table,
                     fix=hygiene.bigint_column(op, name, sql),
                 )
+
+
+def _owned_elsewhere(table: str) -> bool:
+    """``table`` belongs to a model of an installed third-party or contrib app."""
+    from django.apps import apps
+
+    from ..selection import is_third_party
+
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.db_table == table:
+            return is_third_party(model._meta.app_label)
+    return False

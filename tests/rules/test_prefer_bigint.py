@@ -103,3 +103,16 @@ def test_narrowing_a_key_to_integer_is_flagged():
     [finding] = result.last
     assert finding.severity.label == "warning"
     assert finding.location.sql.startswith('ALTER TABLE "shop_event" ALTER COLUMN "id" TYPE integer')
+
+
+def test_foreign_key_to_a_contrib_model_is_not_the_projects_to_widen():
+    # auth.User and ContentType have integer keys; an FK to them must match that type.
+    fk = migrations.CreateModel(
+        "Note",
+        [
+            ("id", models.BigAutoField(primary_key=True)),
+            ("author", models.ForeignKey("auth.User", models.CASCADE)),
+            ("content_type", models.ForeignKey("contenttypes.ContentType", models.CASCADE)),
+        ],
+    )
+    assert run([fk], select=SELECT, real_apps=("auth", "contenttypes")).codes() == []
