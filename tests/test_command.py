@@ -364,3 +364,10 @@ def test_pending_lints_only_unapplied_migrations_on_the_real_server(tmp_path):
     finally:
         with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_server_older_than_django_supports_is_a_warning_not_a_failure(project):
+    done = project.run("--pg-version", "11", "--fail-on", "never")
+    assert done.returncode == 0, done.stderr
+    assert "warning: Django" in done.stderr and "migrate would refuse PostgreSQL 11" in done.stderr
+    assert "warning:" not in project.run("--pg-version", "18", "--fail-on", "never").stderr

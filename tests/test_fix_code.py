@@ -51,3 +51,30 @@ def test_drop_column_fix_on_a_schema_qualified_model_table():
     ast.parse(code)
     assert "model_name='entry'" in code
     assert '"accounting.entries"' not in code
+
+
+def _undefined_runpython_functions(code: str) -> list[str]:
+    """Functions a fix's RunPython names but no migration of the fix defines."""
+    import re
+
+    missing = []
+    for chunk in code.split("\n\n# "):
+        if "class Migration" not in chunk:
+            continue  # one operation to put in the user's own file, next to its function
+        for name in re.findall(r"RunPython\(\s*([A-Za-z_]\w*)\s*,", chunk):
+            if f"def {name}(" not in chunk:
+                missing.append(name)
+    return missing
+
+
+def test_backfill_functions_the_fixes_call_are_defined():
+    import uuid
+
+    from tests.conftest import initial
+
+    callable_default = migrations.AddField("customer", "token", models.UUIDField(default=uuid.uuid4))
+    type_change = migrations.AlterField("order", "quantity", models.BigIntegerField(default=1))
+    for step, code in ((callable_default, "SM205"), (type_change, "SM109")):
+        [finding] = [f for f in run(initial(), [step], select=(code,)).last if f.rule == code]
+        ast.parse(finding.fix.code)
+        assert _undefined_runpython_functions(finding.fix.code) == [], finding.fix.code

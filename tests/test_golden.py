@@ -10,6 +10,7 @@ import ast
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -105,4 +106,10 @@ def test_every_fix_is_python_a_user_can_paste(project):
                 problems.append(f"{where}: {exc.msg} at line {exc.lineno}")
             if "model_name='model'" in code or ".migrations.0" in code:
                 problems.append(f"{where}: placeholder or migration-module path in the code")
+            for chunk in code.split("\n\n# "):
+                if "class Migration" not in chunk:
+                    continue  # one operation to put in the user's own file, next to its function
+                for name in re.findall(r"RunPython\(\s*([A-Za-z_]\w*)\s*,", chunk):
+                    if f"def {name}(" not in chunk:
+                        problems.append(f"{where}: RunPython({name}) but no def {name} in that migration")
     assert problems == []

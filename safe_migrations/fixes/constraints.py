@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ..facts import OperationFacts
 from ..findings import Fix
@@ -15,8 +16,30 @@ def _model(op: OperationFacts) -> str:
     return op.kwarg("model_name") or py(op.model_name or op.sql_model or "model")
 
 
+def _undo_add_column(sql: str) -> str | None:
+    """``ALTER TABLE t DROP COLUMN c`` for a lone ``ALTER TABLE t ADD COLUMN c ...``."""
+    from pglast import ast, enums, parse_sql
+
+    try:
+        [raw] = parse_sql(sql)
+    except Exception:  # noqa: BLE001 - not one parsable statement: no reverse guessed
+        return None
+    node: Any = raw.stmt
+    cmds = list(getattr(node, "cmds", None) or ())
+    if not isinstance(node, ast.AlterTableStmt) or len(cmds) != 1 or node.relation is None:
+        return None
+    cmd = cmds[0]
+    if cmd.subtype != enums.AlterTableType.AT_AddColumn or not isinstance(cmd.def_, ast.ColumnDef):
+        return None
+    table = ".".join(q(str(p)) for p in (node.relation.schemaname, node.relation.relname) if p)
+    return f"ALTER TABLE {table} DROP COLUMN {q(str(cmd.def_.colname))}"
+
+
 def run_sql(sql: str, reverse: str | None = None, *, noop: bool = False) -> str:
-    """One RunSQL line; ``noop`` for statements that have nothing to undo."""
+    """One RunSQL line; ``noop`` for statements that have nothing to undo. A lone ADD COLUMN
+    gets its DROP COLUMN as reverse_sql."""
+    if reverse is None and not noop:
+        reverse = _undo_add_column(sql)
     if reverse is not None:
         return f"migrations.RunSQL({py(sql)}, reverse_sql={py(reverse)}),"
     if noop:

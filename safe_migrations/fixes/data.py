@@ -13,7 +13,7 @@ from pglast import ast, enums
 from ..facts import OperationFacts
 from ..findings import Fix
 from ..parsing.postgres import relname
-from .recipes import LOCK_TIMEOUT_ATOMIC, migration, py, q
+from .recipes import LOCK_TIMEOUT_ATOMIC, imports_for, migration, py, q
 
 AT = enums.AlterTableType
 OBJ = enums.ObjectType
@@ -73,8 +73,10 @@ def data_migration(
     imports: Sequence[str] = (),
 ) -> str:
     """A migration file whose RunPython functions are defined above the class."""
-    head = [f"# {title}", *imports, "from django.db import migrations, transaction", "", ""]
     body = "\n\n\n".join(textwrap.dedent(f).strip() for f in functions)
+    # The user's own code copied into the functions may use modules (uuid, json, ...).
+    needed = [i for i in imports_for(body + "\n" + "\n".join(operations)) if i not in imports]
+    head = [f"# {title}", *imports, *needed, "from django.db import migrations, transaction", "", ""]
     klass = ["class Migration(migrations.Migration):"]
     if not atomic:
         klass.append("    atomic = False  # no migration-wide transaction: each batch commits on its own")

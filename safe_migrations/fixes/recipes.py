@@ -298,15 +298,7 @@ def change_type(op: OperationFacts, table: str, column: str, new_type: str | Non
                     f"    reverse_sql={py(drop_trigger)}),",
                 ],
             ),
-            migration(
-                "release N, migration 2 (atomic = False): backfill in batches",
-                [
-                    "migrations.RunPython(backfill, migrations.RunPython.noop),",
-                    f"# def backfill(apps, schema_editor): copy {column} to {new_col} "
-                    "1,000 rows per UPDATE, one transaction per batch",
-                ],
-                atomic=False,
-            ),
+            _copy_in_batches(table, column, new_col, new_type),
             migration(
                 "release N+1 (after the code reads the new column): swap in one short transaction",
                 [
@@ -378,6 +370,26 @@ def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
     return Fix("Drop the column in two releases: state first, database later", steps, code)
 
 
+def _copy_in_batches(table: str, column: str, new_col: str, new_type: str | None) -> str:
+    """R10's backfill migration: copy the old column into the new one, batch by batch."""
+    from .tables import Backfill, _sql_backfill
+
+    value = f"CAST({q(column)} AS {new_type})" if new_type else q(column)
+    job = Backfill(table, value, new_col, guard=True)
+    return _sql_backfill([job], "release N, migration 2 (atomic = False): backfill in batches")
+
+
+def _fill_in_batches(op: OperationFacts, field: FieldFacts) -> str:
+    """R4/R9: fill a new nullable column with the field's default, batch by batch."""
+    from .tables import _orm_backfill
+
+    value = field.default_code or "None"
+    if field.default_callable:
+        value += "()"  # one value per batch: see add-column-callable-default for per-row values
+    model = op.model_name or op.sql_model or "model"
+    return _orm_backfill(op.app_label, model, field.name, value)
+
+
 def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: tuple[int, int]) -> Fix:
     """R4: keep the default in the database (db_default), or nullable first."""
     model = op.kwarg("model_name") or py(_model(op))
@@ -405,11 +417,7 @@ def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: t
                     f"migrations.AddField(model_name={model}, name={name}, field={field.with_kwargs(null='True')}),"
                 ],
             ),
-            migration(
-                "release N, migration 2 (atomic = False): backfill in batches",
-                ["migrations.RunPython(backfill, migrations.RunPython.noop),"],
-                atomic=False,
-            ),
+            _fill_in_batches(op, field),
         ]
     )
     nullable_steps = (

@@ -122,3 +122,9 @@ def test_unnamed_check_on_two_columns_gets_the_table_only_name():
         select=SELECT,
     )
     assert "ADD CONSTRAINT shop_order_check CHECK" in result.last[0].fix.code
+
+
+def test_fix_for_a_positive_integer_column_is_reversible():
+    add = migrations.AddField("order", "rank", models.PositiveIntegerField(null=True))
+    [finding] = run(initial(), [add], select=SELECT).last
+    assert 'reverse_sql=\'ALTER TABLE "shop_order" DROP COLUMN "rank"\'' in finding.fix.code

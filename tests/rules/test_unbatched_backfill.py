@@ -1,4 +1,5 @@
 import time
+import uuid
 
 from django.db import migrations, models, transaction
 
@@ -11,6 +12,14 @@ SELECT = ("SM304",)
 def fill_points(apps, schema_editor):
     Customer = apps.get_model("shop", "Customer")
     Customer.objects.filter(points__isnull=True).update(points=0)
+
+
+def give_tokens(apps, schema_editor):
+    # The Django docs' pattern for unique values: one UUID per row, in one transaction.
+    Customer = apps.get_model("shop", "Customer")
+    for row in Customer.objects.all():
+        row.code = uuid.uuid4().hex[:10]
+        row.save(update_fields=["code"])
 
 
 def fill_points_batched(apps, schema_editor):
@@ -241,3 +250,10 @@ def test_lambda_without_writes_passes():
         initial(), [migrations.RunPython(lambda apps, editor: None, migrations.RunPython.noop)], select=SELECT
     )
     assert result.codes() == []
+
+
+def test_fix_copies_the_modules_the_users_code_needs():
+    op = migrations.RunPython(give_tokens, migrations.RunPython.noop)
+    [finding] = run(initial(), [op], select=SELECT).last
+    assert "import uuid" in finding.fix.code
+    assert "uuid.uuid4()" in finding.fix.code

@@ -118,6 +118,26 @@ class Command(BaseCommand):
         parser.add_argument("--list-rules", action="store_true", help="List every rule and exit.")
         parser.add_argument("--explain", metavar="CODE|NAME", help="Print a rule's documentation and exit.")
 
+    def _warn_unsupported_version(self, config: conf.Config) -> None:
+        """--pg-version older than the installed Django supports: say so, lint anyway."""
+        import django
+        from django.db import connections
+
+        if config.pg_version is None:
+            return
+        try:
+            features = connections[config.database or "default"].features
+        except Exception:  # noqa: BLE001 - a bad alias is reported by the run itself
+            return
+        minimum = getattr(features, "minimum_database_version", None)
+        if connections[config.database or "default"].vendor == "postgresql" and minimum:
+            if config.pg_version < minimum[0]:
+                self.stderr.write(
+                    f"warning: Django {django.get_version()} supports PostgreSQL {minimum[0]} and newer: "
+                    f"migrate would refuse PostgreSQL {config.pg_version}; the SQL shown is what this "
+                    "Django generates"
+                )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_rules"]:
             for rule in all_rules():
@@ -144,6 +164,7 @@ class Command(BaseCommand):
                 **_trace_options(options),
             )
             accepted = baseline.read(Path(options["baseline"])) if options["baseline"] else None
+            self._warn_unsupported_version(config)
             run = lint(config, request)
         except (conf.ConfigError, SelectionError, GraphError, baseline.BaselineError) as exc:
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
