@@ -75,12 +75,31 @@ def needs_full(operations: Any, app_label: str, state: ProjectState) -> bool:
     Judged on the state before the migration; an operation on a model or field that
     an earlier operation of the same migration creates counts as needing it.
     """
+    created: set[ModelKey] = set()
     for operation in operations:
         if isinstance(operation, ops.SeparateDatabaseAndState):
             return True
+        key = model_key(operation, app_label)
+        if isinstance(operation, ops.CreateModel):
+            created.add(key)
+        elif key in created and isinstance(operation, _ON_NEW_MODEL):
+            # makemigrations' initial migrations: fields, indexes and together-sets added to
+            # a model created just before. _run judges them on the state of that moment.
+            field = getattr(operation, "field", None)
+            if field is None or not field.primary_key:
+                continue
         if needs(operation, app_label, state) == FULL:
             return True
     return False
+
+
+_ON_NEW_MODEL = (
+    ops.AddField,
+    ops.AlterUniqueTogether,
+    ops.AlterIndexTogether,
+    ops.AddIndex,
+    ops.AddConstraint,
+)
 
 
 def needs(operation: Any, app_label: str, state: ProjectState) -> tuple[str, ...] | str | None:
@@ -108,8 +127,13 @@ def needs(operation: Any, app_label: str, state: ProjectState) -> tuple[str, ...
         for field in candidates:
             if field is None:
                 continue
-            if field.primary_key or field.unique:
-                return FULL  # incoming foreign keys are dropped and recreated
+            if field.primary_key or (field.unique and isinstance(operation, ops.AlterField)):
+                # AlterField drops and recreates the foreign keys pointing at a key or
+                # unique column (a to_field target) when its type or collation changes;
+                # adding or dropping one reads none.
+                old = model_state.fields.get(name)
+                if not (isinstance(operation, ops.AlterField) and _same_column_type(old, operation.field)):
+                    return FULL
             if field.many_to_many and isinstance(operation, ops.AlterField):
                 return FULL  # through tables are altered in place
             if field.many_to_many or getattr(field, "generated", False):
@@ -152,6 +176,21 @@ def needs(operation: Any, app_label: str, state: ProjectState) -> tuple[str, ...
         names |= {n for group in (model_state.options.get(option) or ()) for n in group}
         return tuple(sorted(names))
     return FULL
+
+
+def _same_column_type(old: Any, new: Any) -> bool:
+    """Whether two field versions certainly have the same column type and collation
+    (only options such as validators, choices or help_text differ)."""
+    if old is None or new is None or type(old) is not type(new):
+        return False
+    if bool(old.primary_key) != bool(new.primary_key) or bool(old.unique) != bool(new.unique):
+        return False
+    for attr in ("max_length", "max_digits", "decimal_places", "db_collation", "db_column"):
+        if getattr(old, attr, None) != getattr(new, attr, None):
+            return False
+    old_target = getattr(getattr(old, "remote_field", None), "model", None)
+    new_target = getattr(getattr(new, "remote_field", None), "model", None)
+    return str(old_target).lower() == str(new_target).lower()
 
 
 def _stub(state: ProjectState, key: ModelKey, keep: set[str], depth: int = 0) -> list[ModelState]:
