@@ -66,7 +66,6 @@ def _guard(run: Any, plans: list[Plan]) -> tuple[list[str], list[str]]:
 def fixed_graph(graph: Any, plans: list[Plan]) -> tuple[MigrationGraph, list[Key]]:
     """A copy of the migration graph with every plan's steps in place of its migration."""
     new = MigrationGraph()
-    replaced = {p.key: p for p in plans}
     migrations: dict[Key, Any] = {}
     for key, migration in graph.nodes.items():
         migrations[key] = migration
@@ -80,15 +79,11 @@ def fixed_graph(graph: Any, plans: list[Plan]) -> tuple[MigrationGraph, list[Key
     for key, migration in migrations.items():
         new.add_node(key, migration)
     for key, migration in migrations.items():
-        if key in graph.nodes and key not in replaced:
+        if key in graph.nodes:
+            # Originals, and first steps, which keep their original's name and parents.
             parents = [p.key for p in graph.node_map[key].parents]
         else:
-            plan = replaced.get(key)
-            parents = (
-                [p.key for p in graph.node_map[key].parents]
-                if plan is not None
-                else [tuple(d) for d in migration.dependencies]
-            )
+            parents = [tuple(d) for d in migration.dependencies]
         for parent in parents:
             new.add_dependency(migration, key, parent)
     new.validate_consistency()

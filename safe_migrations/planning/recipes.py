@@ -339,7 +339,7 @@ def rename_table(ctx: OpContext) -> list[Stage]:
         isinstance(nodes[0], ast.RenameStmt) and nodes[0].renameType == OBJ.OBJECT_TABLE
     ):
         raise RecipeError("the rename also changes related columns or many-to-many tables: plan it by hand")
-    old = str(nodes[0].relation.relname)
+    old = str(getattr(nodes[0].relation, "relname", ""))
     new = str(nodes[0].newname)
     forwards = [
         f"ALTER TABLE {q(old)} RENAME TO {q(new)}",
@@ -452,31 +452,35 @@ def orm_backfill(app_label: str, model: str, field_name: str, value: Any, per_ro
         imports.append(f"import {module}")
     name = f"backfill_{model.lower()}_{field_name}"
     if per_row:
-        fill = f"""
-                rows = list(Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True))
-                for row in rows:
-                    row.{field_name} = {code}()  # one value per row
-                Model.objects.using(db).bulk_update(rows, [{field_name!r}])"""
+        fill = [
+            f"rows = list(Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True))",
+            "for row in rows:",
+            f"    row.{field_name} = {code}()  # one value per row",
+            f"Model.objects.using(db).bulk_update(rows, [{field_name!r}])",
+        ]
     else:
-        fill = f"""
-                Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True).update({field_name}={code})"""
-    body = f"""
-    def {name}(apps, schema_editor):
-        # fill {field_name} where it is NULL, BATCH rows per transaction; safe to re-run
-        Model = apps.get_model({app_label!r}, {model!r})
-        db = schema_editor.connection.alias
-        last = None
-        while True:
-            with transaction.atomic(using=db):
-                rows = Model.objects.using(db).filter({field_name}__isnull=True).order_by("pk")
-                if last is not None:
-                    rows = rows.filter(pk__gt=last)
-                ids = list(rows.values_list("pk", flat=True)[:BATCH])
-                if not ids:
-                    break{textwrap.indent(textwrap.dedent(fill), " " * 12)}
-            last = ids[-1]
-            time.sleep(0.05)  # let replicas and autovacuum keep up
-    """
+        fill = [
+            f"Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True).update({field_name}={code})"
+        ]
+    lines = [
+        f"def {name}(apps, schema_editor):",
+        f"    # fill {field_name} where it is NULL, BATCH rows per transaction; safe to re-run",
+        f"    Model = apps.get_model({app_label!r}, {model!r})",
+        "    db = schema_editor.connection.alias",
+        "    last = None",
+        "    while True:",
+        "        with transaction.atomic(using=db):  # one short transaction per batch",
+        f'            rows = Model.objects.using(db).filter({field_name}__isnull=True).order_by("pk")',
+        "            if last is not None:",
+        "                rows = rows.filter(pk__gt=last)",
+        '            ids = list(rows.values_list("pk", flat=True)[:BATCH])',
+        "            if not ids:",
+        "                break",
+        *(f"            {line}" for line in fill),
+        "        last = ids[-1]",
+        "        time.sleep(0.05)  # let replicas and autovacuum keep up",
+    ]
+    body = "\n".join(lines)
     func = local_function(name, textwrap.dedent(body).strip() + "\n", tuple(imports))
     return migrations.RunPython(func, migrations.RunPython.noop)
 
