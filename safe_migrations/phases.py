@@ -38,6 +38,7 @@ class RunningRelease:
     source: str  # "applied migrations" or "base ref"
     tables: dict[str, frozenset[str]]
     created: frozenset[str]
+    present: frozenset[Key] = frozenset()  # the migrations the running release already has
 
     def uses_table(self, table: str) -> bool:
         name = _bare(table)
@@ -100,7 +101,7 @@ def running_release(
                 created.update(t for t in _state_tables(state) if t not in running)
     except Exception:  # noqa: BLE001 - a migration Django cannot apply to the state: reported elsewhere
         return None
-    return RunningRelease(source, running, frozenset(created))
+    return RunningRelease(source, running, frozenset(created), frozenset(present))
 
 
 def _column_of(sql: str | None) -> str | None:
@@ -246,6 +247,8 @@ def assign(
         if migration is None:
             results.append(result)
             continue
-        found = classify(migration, by_key.get(migration.key, []), running)
+        # A migration the running release already has is judged against the state before it.
+        against = running if running is None or migration.key not in running.present else None
+        found = classify(migration, by_key.get(migration.key, []), against)
         results.append(replace(result, phase=found.phase, phase_reason=found.reason))
     return replace(report, migrations=tuple(results))

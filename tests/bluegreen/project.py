@@ -37,8 +37,10 @@ SAFE_MIGRATIONS = {"POSTGRES_VERSION": 15, "CACHE_DIR": None}
 def migration_source(dependencies: list[tuple[str, str]], operations: str, extra: str = "") -> str:
     """A migration file: ``operations`` is the body of the list, as Python source."""
     return (
-        "from django.db import migrations, models\n"
-        "import django.db.models.deletion\n\n\n"
+        "import uuid\n\n"
+        "import django.db.models.deletion\n"
+        "import django.utils.timezone\n"
+        "from django.db import migrations, models\n\n\n"
         "class Migration(migrations.Migration):\n"
         f"{textwrap.indent(textwrap.dedent(extra).strip(), '    ') + chr(10) if extra.strip() else ''}"
         f"    dependencies = {dependencies!r}\n"
