@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import django
 from django.db import migrations, models
 
 from safe_migrations.findings import Phase
@@ -27,14 +28,13 @@ def phases(*history: Mig | list[object]) -> list[Phase]:
 
 
 def test_expand_steps_are_pre_deploy():
-    assert (
-        phases(
-            [migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True))],
-            [migrations.AddField("customer", "active", models.BooleanField(db_default=True))],
-            [migrations.CreateModel("Coupon", [("id", models.BigAutoField(primary_key=True))])],
-        )
-        == [Phase.PRE_DEPLOY] * 3
-    )
+    history = [
+        [migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True))],
+        [migrations.CreateModel("Coupon", [("id", models.BigAutoField(primary_key=True))])],
+    ]
+    if django.VERSION >= (5, 0):  # a NOT NULL column whose default the database keeps
+        history.append([migrations.AddField("customer", "active", models.BooleanField(db_default=True))])
+    assert phases(*history) == [Phase.PRE_DEPLOY] * len(history)
 
 
 def test_drop_of_a_column_the_state_still_has_is_must_split():
