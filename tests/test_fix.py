@@ -151,3 +151,38 @@ def test_dry_run_needs_fix(tmp_path):
     project = make_bg_project(tmp_path, INITIAL, DROP_FAX)
     done = project.lint("--dry-run")
     assert done.returncode == 2 and "--dry-run goes with --fix" in done.stderr
+
+
+def test_functions_of_the_rewritten_migration_are_carried_over(tmp_path):
+    project = make_bg_project(tmp_path, INITIAL)
+    project.write(
+        "0002_change",
+        '''from decimal import Decimal
+
+from django.db import migrations
+
+RATE = Decimal("1.5")
+
+
+def forwards(apps, schema_editor):
+    """Touch nothing, but use the module's own names."""
+    assert RATE > 1
+
+
+class Migration(migrations.Migration):
+    dependencies = [("bg", "0001_initial")]
+    operations = [
+        migrations.RunPython(forwards, migrations.RunPython.noop),
+        migrations.RemoveField("book", "fax"),
+    ]
+''',
+    )
+    done = project.lint("--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (project.migrations / "0002_change.py").read_text()
+    assert "from decimal import Decimal" in text and 'RATE = Decimal("1.5")' in text
+    assert "def forwards(apps, schema_editor):" in text and "code=forwards," in text
+    assert "manual" not in text
+    with scratch_database("sm_fix") as db:
+        migrate = project.manage("migrate", "bg", "-v", "0", db=db)
+    assert migrate.returncode == 0, migrate.stderr

@@ -29,7 +29,9 @@ def step_migration(plan: Plan, step: Step, original: Any) -> Any:
 
 
 def step_file(plan: Plan, step: Step, original: Any, header: str | None = None) -> str:
-    return render(step_migration(plan, step, original), header=header)
+    return render(
+        step_migration(plan, step, original), header=header, original_module=type(original).__module__
+    )
 
 
 def _step_line(n: int, plan: Plan, step: Step) -> str:

@@ -8,9 +8,12 @@ above the class), ``atomic = False`` on Django versions whose writer omits it, a
 
 from __future__ import annotations
 
+import ast
 import datetime
 import re
+import sys
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from django.db import migrations
@@ -67,14 +70,55 @@ def _sort_imports(imports: set[str]) -> list[str]:
     return sorted(imports, key=lambda i: (i.split()[0] == "from", i.split()[1]))
 
 
-def render(migration: Any, *, header: str | None = None) -> str:
-    """The file for ``migration``, as makemigrations would write it plus our additions."""
+def carried_code(module_name: str) -> tuple[set[str], str] | None:
+    """(import lines, other top-level code) of a migration module, without its Migration class:
+    what a rewritten file needs when it keeps operations calling the module's own functions."""
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if not path:
+        return None
+    try:
+        source = Path(path).read_text(encoding="utf-8")
+        tree = ast.parse(source)
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return None
+    imports: set[str] = set()
+    code: list[str] = []
+    for node in tree.body:
+        text = ast.get_source_segment(source, node) or ""
+        if isinstance(node, ast.ClassDef) and node.name == "Migration":
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if not (isinstance(node, ast.ImportFrom) and node.module == "django.db"):
+                imports.update(line.strip() for line in text.splitlines() if line.strip())
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue  # the module docstring
+        code.append(text)
+    return imports, "\n\n\n".join(code)
+
+
+_PORTING = re.compile(r"\n\n# Functions from the following migrations need manual copying\.\n(?:# .*\n?)*")
+
+
+def render(migration: Any, *, header: str | None = None, original_module: str | None = None) -> str:
+    """The file for ``migration``, as makemigrations would write it plus our additions.
+
+    ``original_module``: the module of the migration this file replaces; operations kept
+    from it may call functions it defines, which are then carried over with its imports.
+    """
     text = MigrationWriter(migration, include_header=False).as_string()
+    carried = None
+    if original_module and f"{original_module}." in text:
+        carried = carried_code(original_module)
+        text = _PORTING.sub("\n", text).replace(f"{original_module}.", "")
     helpers = helpers_of(migration.operations)
     lines = text.split("\n")
     # The import block is the first run of import lines (MigrationWriter writes nothing above).
     end = next(i for i, line in enumerate(lines) if not line.startswith(("import ", "from ")))
     imports = {line for line in lines[:end] if not line.startswith(f"import {LOCAL_MODULE}")}
+    if carried is not None:
+        imports |= carried[0]
     for helper in helpers:
         for line in helper.imports:
             if line.startswith("from django.db import "):
@@ -93,6 +137,8 @@ def render(migration: Any, *, header: str | None = None) -> str:
     if _SPECIAL not in body:
         imports.discard(f"import {_SPECIAL}")
     out = "\n".join(_sort_imports(imports)) + "\n"
+    if carried is not None and carried[1]:
+        out += "\n\n" + carried[1].rstrip() + "\n\n"
     if helpers:
         constants = (
             "BATCH = 5_000  # rows per transaction\n\n\n" if any("BATCH" in h.source for h in helpers) else ""
