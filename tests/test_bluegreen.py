@@ -36,6 +36,8 @@ migrations.CreateModel(
         ("pages", models.IntegerField(default=0)),
         ("subtitle", models.CharField(max_length=100, null=True)),
         ("author", models.ForeignKey("bg.Author", models.CASCADE, null=True)),
+        ("code", models.CharField(max_length=40, unique=True)),
+        ("rank", models.IntegerField(db_index=True, default=0)),
     ],
 ),
 migrations.CreateModel(
@@ -53,7 +55,10 @@ Book = apps.get_model("bg", "Book")
 Coupon = apps.get_model("bg", "Coupon")
 author = Author.objects.create(name="Ann")
 Book.objects.bulk_create(
-    Book(title=f"t{i}", isbn=f"isbn-{i}", fax="1", pages=i, subtitle=None if i % 3 else "s", author=author)
+    Book(
+        title=f"t{i}", isbn=f"isbn-{i}", fax="1", pages=i, subtitle=None if i % 3 else "s",
+        author=author, code=f"code-{i}", rank=i % 7,
+    )
     for i in range(3000)
 )
 Coupon.objects.bulk_create(Coupon(code=f"c{i}") for i in range(200))
@@ -64,7 +69,9 @@ import uuid
 Book = apps.get_model("bg", "Book")
 Coupon = apps.get_model("bg", "Coupon")
 assert len(list(Book.objects.order_by("pk")[:5])) == 5
-book = Book.objects.create(title="old", isbn=uuid.uuid4().hex[:20], fax="2", pages=5, subtitle=None)
+book = Book.objects.create(
+    title="old", isbn=uuid.uuid4().hex[:20], fax="2", pages=5, subtitle=None, code=uuid.uuid4().hex[:30], rank=1
+)
 Book.objects.filter(pk=book.pk).update(pages=6)
 assert Book.objects.get(pk=book.pk).pages == 6
 assert len(list(Coupon.objects.all()[:3])) == 3
@@ -73,7 +80,14 @@ Coupon.objects.create(code="old")
 
 
 def new_probe(book: str = "Book", coupon: str | None = "Coupon", **values: str) -> str:
-    fields = {"title": '"new"', "isbn": "uuid.uuid4().hex[:20]", "pages": "7", "subtitle": '"s"', **values}
+    fields = {
+        "title": '"new"',
+        "isbn": "uuid.uuid4().hex[:20]",
+        "pages": "7",
+        "subtitle": '"s"',
+        "code": "uuid.uuid4().hex[:30]",
+        **values,
+    }
     kwargs = ", ".join(f"{k}={v}" for k, v in fields.items() if v)
     lines = [
         "import uuid",
@@ -143,6 +157,16 @@ CASES = {
     ),
     "change-type": (
         'migrations.AlterField("book", "pages", models.BigIntegerField(default=0)),',
+        new_probe(),
+        "blocking",
+    ),
+    "change-type-unique": (
+        'migrations.AlterField("book", "code", models.CharField(max_length=30, unique=True)),',
+        new_probe(),
+        "blocking",
+    ),
+    "change-type-indexed": (
+        'migrations.AlterField("book", "rank", models.BigIntegerField(db_index=True, default=0)),',
         new_probe(),
         "blocking",
     ),

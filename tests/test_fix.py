@@ -102,7 +102,7 @@ def test_unplanned_migrations_are_listed_and_exit_1(tmp_path):
     project = make_bg_project(
         tmp_path,
         INITIAL,
-        'migrations.AlterField("book", "isbn", models.CharField(max_length=10, null=True, unique=True)),',
+        'migrations.RenameField("book", "code", "reference"),',
     )
     done = project.lint("--fix")
     assert done.returncode == 1

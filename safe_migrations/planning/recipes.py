@@ -9,6 +9,7 @@ original operation are always carried, so the model state at the end is the same
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from django.utils.module_loading import import_string
 from pglast import ast, enums
 
 from ..findings import Phase
+from ..rules._ast import deparse
 from .sql import SafeSql, operation_sql, q, rewrite, statements
 
 LOCAL_MODULE = "safe_migrations_local"  # functions written into the migration file itself
@@ -365,13 +367,15 @@ def rename_table(ctx: OpContext) -> list[Stage]:
 # --- R2 / R10: a column replaced through a synchronised copy ----------------------------------------
 
 
-def _plain_column(field_obj: Any, what: str) -> None:
+def _plain_column(field_obj: Any, what: str, *, indexes: bool = False) -> None:
+    """Refuse columns whose dependents the recipe cannot carry over (``indexes``: single-column
+    indexes and UNIQUE are carried)."""
     reasons = []
     if field_obj.primary_key:
         reasons.append("a primary key")
     if field_obj.is_relation:
         reasons.append("a foreign key")
-    if field_obj.unique or field_obj.db_index:
+    if (field_obj.unique or field_obj.db_index) and not indexes:
         reasons.append("indexed or unique")
     if getattr(field_obj, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
         reasons.append("a database default")
@@ -591,14 +595,75 @@ def rename_column(ctx: OpContext) -> list[Stage]:
     return stages
 
 
+@dataclass
+class ColumnObjects:
+    """What Django creates on one column of a model: UNIQUE constraints and indexes."""
+
+    uniques: list[str] = field(default_factory=list)  # constraint names
+    indexes: dict[str, Any] = field(default_factory=dict)  # name -> pglast IndexStmt
+
+
+def column_objects(ctx: OpContext, model: Any, column: str) -> ColumnObjects:
+    """The UNIQUE constraints and indexes on ``column`` as Django would create the model
+    (names included: PostgreSQL's for inline UNIQUE, Django's for the rest). A column that
+    also belongs to a multi-column constraint or index, or is referenced by a foreign key,
+    is refused: those cannot move to a new column one by one."""
+    from ..offline import offline_patches
+    from ..pgnames import implicit_constraint_name
+
+    editor = ctx.connection.schema_editor(collect_sql=True, atomic=False)
+    editor.deferred_sql = []
+    editor._safe_migrations_emulating = True  # do not feed the offline catalogue
+    with offline_patches():
+        editor.create_model(model)
+    table = model._meta.db_table
+    found = ColumnObjects()
+    refuse = RecipeError(
+        f"{table}.{column} is part of a multi-column constraint or index: plan the type change by hand"
+    )
+    for node in statements([*map(str, editor.collected_sql), *map(str, editor.deferred_sql)]):
+        relation = getattr(getattr(node, "relation", None), "relname", None)
+        if isinstance(node, ast.CreateStmt) and relation == table:
+            for elt in node.tableElts or ():
+                if isinstance(elt, ast.ColumnDef) and elt.colname == column:
+                    for con in elt.constraints or ():
+                        if con.contype == enums.ConstrType.CONSTR_UNIQUE:
+                            found.uniques.append(
+                                con.conname or implicit_constraint_name(table, [column], "key")
+                            )
+                elif isinstance(elt, ast.Constraint) and column in [k.sval for k in elt.keys or ()]:
+                    if len(elt.keys or ()) > 1 or elt.contype != enums.ConstrType.CONSTR_UNIQUE:
+                        raise refuse
+                    found.uniques.append(str(elt.conname))
+        elif isinstance(node, ast.AlterTableStmt) and relation == table:
+            for cmd in node.cmds or ():
+                con = cmd.def_
+                if isinstance(con, ast.Constraint) and column in [k.sval for k in con.keys or ()]:
+                    if len(con.keys or ()) > 1 or con.contype != enums.ConstrType.CONSTR_UNIQUE:
+                        raise refuse
+                    found.uniques.append(str(con.conname))
+        elif isinstance(node, ast.IndexStmt) and relation == table:
+            names = [p.name for p in node.indexParams or ()]
+            if column in names:
+                if names != [column] or node.whereClause is not None or node.indexIncludingParams:
+                    raise refuse
+                found.indexes[str(node.idxname)] = node
+    for other in model._meta.apps.get_models(include_auto_created=True):
+        for f in other._meta.local_fields:
+            target = getattr(f, "target_field", None) if f.is_relation else None
+            if target is not None and target.model is model and target.column == column and not f.primary_key:
+                raise RecipeError(f"{table}.{column} is referenced by foreign key {other.__name__}.{f.name}")
+    return found
+
+
 def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
     """R10: a new column of the new type kept in step by a trigger, a batched copy, then a swap
     by renames in one short transaction (the column keeps its name, so old and new code both
     keep working), NOT NULL through R5, and the old copy dropped post-deploy."""
     op = ctx.operation
     model = ctx.model()
-    _plain_column(old_field, "changing the type")
-    _plain_column(new_field, "changing the type")
+    _plain_column(old_field, "changing the type", indexes=True)
+    _plain_column(new_field, "changing the type", indexes=True)
     if old_field.null != new_field.null:
         raise RecipeError("the type and the nullability change together: split them first")
     if new_field.db_check(ctx.connection) or old_field.db_check(ctx.connection):
@@ -637,6 +702,29 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
             slug=f"copy_{slug}",
         ),
     ]
+    # The new column gets the indexes the new field has, built concurrently under temporary
+    # names; the swap frees the final names (the old objects stay on the old copy until it is
+    # dropped) and gives them to the new ones.
+    before = column_objects(ctx, model, column)
+    after = column_objects(ctx, ctx.model(ctx.to_state()), column)
+    existing = set(before.uniques) | set(before.indexes)
+    renames: list[tuple[str, str]] = []  # (final name, temporary name)
+    attach: list[tuple[str, str]] = []
+    for name in after.uniques:
+        temporary = _name(table, temp, suffix=f"u{len(attach)}")
+        create = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(temporary)} ON {q(table)} ({q(temp)})"
+        stages.append(_index_stage(create, temporary, f"{slug}_unique_index"))
+        attach.append((name, temporary))
+    for name, node in after.indexes.items():
+        temporary = _name(table, temp, suffix=f"i{len(renames)}")
+        clone = copy.deepcopy(node)
+        clone.idxname = temporary
+        clone.concurrent = True
+        clone.if_not_exists = True
+        for param in clone.indexParams:
+            param.name = temp
+        stages.append(_index_stage(deparse(clone), temporary, f"{slug}_index"))
+        renames.append((name, temporary))
     swap = [
         *drop_trigger.split("; "),
         f"ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(kept)}",
@@ -648,6 +736,28 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
         create_function,
         create_trigger,
     ]
+    for name, temporary in attach:
+        old_name = _name(name, suffix="old")
+        if name in existing:
+            swap.append(f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(name)} TO {q(old_name)}")
+        swap.append(f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(name)} UNIQUE USING INDEX {q(temporary)}")
+        unswap[:0] = [
+            f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}",
+            *(
+                [f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(old_name)} TO {q(name)}"]
+                if name in existing
+                else []
+            ),
+        ]
+    for name, temporary in renames:
+        old_name = _name(name, suffix="old")
+        if name in existing:
+            swap.append(f"ALTER INDEX {q(name)} RENAME TO {q(old_name)}")
+        swap.append(f"ALTER INDEX {q(temporary)} RENAME TO {q(name)}")
+        unswap[:0] = [
+            f"ALTER INDEX {q(name)} RENAME TO {q(temporary)}",
+            *([f"ALTER INDEX {q(old_name)} RENAME TO {q(name)}"] if name in existing else []),
+        ]
     state_ops: list[Any] = [op]
     if not new_field.null:
         # Nobody writes the old copy any more: it must accept the rows that leave it out.
@@ -680,6 +790,17 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
         )
     )
     return stages
+
+
+def _index_stage(create: str, name: str, slug: str) -> Stage:
+    return Stage(
+        PRE,
+        [runsql(create, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")],
+        atomic=False,
+        alone=True,
+        title=f"build index {name} on the new column concurrently",
+        slug=slug,
+    )
 
 
 # --- R8: indexes ------------------------------------------------------------------------------------
