@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import django
+import pytest
 
 from tests.bluegreen.db import scratch_database
 from tests.bluegreen.project import BgProject, make_bg_project
 from tests.test_bluegreen import INITIAL
 
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "fixtures" / "demo"
 DROP_FAX = 'migrations.RemoveField("book", "fax"),'
 
 STATE_SCRIPT = """
@@ -185,4 +193,52 @@ class Migration(migrations.Migration):
     assert "manual" not in text
     with scratch_database("sm_fix") as db:
         migrate = project.manage("migrate", "bg", "-v", "0", db=db)
+    assert migrate.returncode == 0, migrate.stderr
+
+
+DEMO_STATE = """
+import json, django
+django.setup()
+from django.db.migrations.loader import MigrationLoader
+from tests.bluegreen.driver import state_dump
+state = MigrationLoader(None).project_state()
+print(json.dumps({app: state_dump(state, app) for app in ("customers", "products", "orders")}))
+"""
+
+
+@pytest.mark.skipif(django.VERSION < (5, 0), reason="the demo project uses db_default")
+def test_fixed_demo_lints_clean_keeps_its_state_and_migrates(tmp_path):
+    demo = tmp_path / "demo"
+    shutil.copytree(DEMO, demo)
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = os.pathsep.join([str(demo), str(REPO)])
+
+    def run(*args: str, db: str | None = None) -> subprocess.CompletedProcess[str]:
+        environ = {**env, "DEMO_DB_NAME": db} if db else env
+        return subprocess.run(
+            [sys.executable, *args], cwd=demo, env=environ, capture_output=True, text=True, timeout=600
+        )
+
+    def state() -> object:
+        done = subprocess.run(
+            [sys.executable, "-c", DEMO_STATE],
+            cwd=demo,
+            env={**env, "DJANGO_SETTINGS_MODULE": "shop.settings"},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    before = state()
+    done = run("manage.py", "lintmigrations", "--no-cache", "--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("rewrote ") == 6
+    after = run("manage.py", "lintmigrations", "--no-cache", "--format", "json")
+    assert after.returncode == 0, after.stdout
+    assert json.loads(after.stdout)["summary"]["errors"] == 0
+    assert state() == before
+    with scratch_database("sm_fix") as db:
+        migrate = run("manage.py", "migrate", "-v", "0", db=db)
     assert migrate.returncode == 0, migrate.stderr
