@@ -175,6 +175,11 @@ CASES = {
         new_probe(title="", name='"new"'),
         "old-code",
     ),
+    "rename-unique-column": (
+        'migrations.RenameField("book", "code", "reference"),',
+        new_probe(code="", reference="uuid.uuid4().hex[:30]"),
+        "old-code",
+    ),
     "rename-table": (
         'migrations.RenameModel("Coupon", "Voucher"),',
         new_probe(coupon="Voucher"),

@@ -110,7 +110,7 @@ def test_unplanned_migrations_are_listed_and_exit_1(tmp_path):
     project = make_bg_project(
         tmp_path,
         INITIAL,
-        'migrations.RenameField("book", "code", "reference"),',
+        'migrations.AlterField("book", "author", models.ForeignKey("bg.Author", models.CASCADE, null=True, db_column="writer_id")),',
     )
     done = project.lint("--fix")
     assert done.returncode == 1

@@ -529,7 +529,7 @@ def rename_column(ctx: OpContext) -> list[Stage]:
     op = ctx.operation
     model = ctx.model()
     old_field = model._meta.get_field(op.old_name)
-    _plain_column(old_field, "renaming")
+    _plain_column(old_field, "renaming", indexes=True)
     if old_field.db_check(ctx.connection):
         raise RecipeError("renaming a column with a CHECK (e.g. a positive integer) is not automated yet")
     if old_field.db_column:
@@ -577,22 +577,84 @@ def rename_column(ctx: OpContext) -> list[Stage]:
             slug=f"copy_{slug}",
         ),
     ]
+    # RENAME COLUMN keeps the names of the column's indexes and UNIQUE constraint: the new
+    # column gets the same objects under temporary names, which take the old names once the
+    # old column (and its objects) are dropped.
+    renames, attach = _copied_objects(ctx, model, old, new_model, new, slug, stages)
+    if attach:
+        stages.append(
+            Stage(
+                PRE,
+                [
+                    runsql(
+                        f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(temporary)} UNIQUE USING INDEX {q(temporary)}",
+                        f"ALTER TABLE {q(table)} DROP CONSTRAINT IF EXISTS {q(temporary)}",
+                    )
+                    for _, temporary in attach
+                ],
+                title=f"make the unique index on {new} a constraint (USING INDEX: no scan)",
+                slug=f"{slug}_unique",
+            )
+        )
     if not final.null:
         stages += _set_not_null_stages(ctx, new_model, final, NOT_PROVIDED, False, slug, phase=PRE)
+    contract = [*drop_trigger.split("; "), f"ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(old)}"]
+    contract += [f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(t)} TO {q(n)}" for n, t in attach]
+    contract += [f"ALTER INDEX {q(t)} RENAME TO {q(n)}" for n, t in renames]
+    restore = [f"ALTER INDEX {q(n)} RENAME TO {q(t)}" for n, t in renames]
+    restore += [f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(n)} TO {q(t)}" for n, t in attach]
+    restore.append(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(old)} {db_type} NULL")
     stages.append(
         Stage(
             POST,
-            [
-                runsql(
-                    [*drop_trigger.split("; "), f"ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(old)}"],
-                    [f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(old)} {db_type} NULL"],
-                )
-            ],
+            [runsql(contract, restore)],
             title=f"drop the trigger and the old column {old}",
             slug=f"drop_{op.model_name_lower}_{op.old_name_lower}",
         )
     )
     return stages
+
+
+def _kind(node: Any) -> tuple[bool, tuple[str, ...]]:
+    """What tells a column's indexes apart: unique or not, and the operator classes."""
+    opclasses = tuple(
+        ".".join(str(getattr(n, "sval", n)) for n in (p.opclass or ())) for p in node.indexParams or ()
+    )
+    return bool(node.unique), opclasses
+
+
+def _copied_objects(
+    ctx: OpContext, model: Any, old: str, new_model: Any, new: str, slug: str, stages: list[Stage]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Index stages for the renamed column's objects, built on the new column concurrently.
+
+    Returns (index renames, unique constraints) as (final name, temporary name): the final
+    names are the old column's, which RENAME COLUMN would have kept.
+    """
+    table = model._meta.db_table
+    before = column_objects(ctx, model, old)
+    after = column_objects(ctx, new_model, new)
+    if len(before.uniques) != len(after.uniques) or sorted(map(_kind, before.indexes.values())) != sorted(
+        map(_kind, after.indexes.values())
+    ):
+        raise RecipeError(f"the indexes of {table}.{old} do not map one to one onto {new}: plan it by hand")
+    attach = []
+    for n, name in enumerate(before.uniques):
+        temporary = _name(table, new, suffix=f"u{n}")
+        create = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(temporary)} ON {q(table)} ({q(new)})"
+        stages.append(_index_stage(create, temporary, f"{slug}_unique_index"))
+        attach.append((name, temporary))
+    renames = []
+    olds = {_kind(node): name for name, node in before.indexes.items()}
+    for n, node in enumerate(after.indexes.values()):
+        temporary = _name(table, new, suffix=f"i{n}")
+        clone = copy.deepcopy(node)
+        clone.idxname = temporary
+        clone.concurrent = True
+        clone.if_not_exists = True
+        stages.append(_index_stage(deparse(clone), temporary, f"{slug}_index"))
+        renames.append((olds[_kind(node)], temporary))
+    return renames, attach
 
 
 @dataclass
