@@ -252,3 +252,16 @@ def assign(
         found = classify(migration, by_key.get(migration.key, []), against)
         results.append(replace(result, phase=found.phase, phase_reason=found.reason))
     return replace(report, migrations=tuple(results))
+
+
+def summary_lines(report: Report) -> list[str]:
+    """One line counting the linted migrations per phase (empty when none has one)."""
+    counts: dict[Phase, int] = {}
+    for migration in report.migrations:
+        if migration.phase is not None:
+            counts[migration.phase] = counts.get(migration.phase, 0) + 1
+    if not counts:
+        return []
+    parts = [f"{counts[p]} {p.value}" for p in Phase if p in counts]
+    hint = " (--plan shows the safe sequence)" if Phase.MUST_SPLIT in counts else ""
+    return ["phases: " + ", ".join(parts) + hint]

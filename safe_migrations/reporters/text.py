@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.color import no_style
 
-from ..findings import Finding, Phase, Report, Severity
+from ..findings import Finding, Report, Severity
 
 
 def _indent(text: str, prefix: str = "      ") -> str:
@@ -68,19 +68,7 @@ def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -
     )
     out.append("")
     out.append(style.MIGRATE_HEADING(summary))
-    out.extend(_phase_lines(report, style))
+    from ..phases import summary_lines  # the deploy phase of each migration (phases.py)
+
+    out.extend(style.MIGRATE_HEADING(line) for line in summary_lines(report))
     return "\n".join(out).lstrip("\n") + "\n"
-
-
-def _phase_lines(report: Report, style: Any) -> list[str]:
-    """One line counting the migrations per deploy phase (phases.py)."""
-    counts: dict[str, int] = {}
-    for migration in report.migrations:
-        if migration.phase is not None:
-            counts[migration.phase.value] = counts.get(migration.phase.value, 0) + 1
-    if not counts:
-        return []
-    order = [p.value for p in Phase]
-    parts = [f"{counts[p]} {p}" for p in order if p in counts]
-    hint = " (--plan shows the safe sequence)" if Phase.MUST_SPLIT.value in counts else ""
-    return [style.MIGRATE_HEADING("phases: " + ", ".join(parts) + hint)]

@@ -106,6 +106,47 @@ class Command(BaseCommand):
         parser.add_argument("--list-rules", action="store_true", help="List every rule and exit.")
         parser.add_argument("--explain", metavar="CODE|NAME", help="Print a rule's documentation and exit.")
 
+    # --plan / --fix ------------------------------------------------------------------------
+
+    def _plans(self, run: Any, config: conf.Config, options: dict[str, Any]) -> None:
+        """The safe sequences (safe_migrations.planning): printed, or written with --fix."""
+        import json
+
+        from safe_migrations.planning import fix as fixing
+        from safe_migrations.planning.plan import plans_for
+        from safe_migrations.planning.render import plans_json, render_text
+        from safe_migrations.reporters import json as json_reporter
+
+        if options["dry_run"] and not options["fix"]:
+            raise CommandError("--dry-run goes with --fix", returncode=EXIT_USAGE)
+        report = run.report
+        for error in report.errors:
+            self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
+        if report.errors:
+            raise CommandError("some migrations could not be loaded", returncode=EXIT_USAGE)
+        plans = plans_for(run, config)
+        if options["fix"]:
+            try:
+                outcome = fixing.fix(run, plans, config, dry_run=options["dry_run"])
+            except fixing.FixError as exc:
+                raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+            self.stdout.write(outcome.text, ending="")
+            for warning in outcome.warnings:
+                self.stderr.write(f"warning: {warning}")
+            if outcome.refused:
+                raise CommandError(outcome.refused, returncode=EXIT_USAGE)
+            if outcome.unfixed:
+                raise SystemExit(EXIT_FINDINGS)  # some must-split migrations are still unsafe
+            return
+        if options["format"] == "json":
+            data = json_reporter.as_dict(report)
+            data["plans"] = plans_json(plans, run.loaded.graph)
+            self.stdout.write(json.dumps(data, indent=2) + "\n", ending="")
+            return
+        self.stdout.write(
+            render_text(plans, run.loaded.graph, style=self.style, verbosity=options["verbosity"]), ending=""
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_rules"]:
             for rule in all_rules():
@@ -163,44 +204,3 @@ class Command(BaseCommand):
         worst = report.worst()
         if config.fail_on is not None and worst is not None and worst >= config.fail_on:
             raise SystemExit(EXIT_FINDINGS)
-
-    # --plan / --fix ------------------------------------------------------------------------
-
-    def _plans(self, run: Any, config: conf.Config, options: dict[str, Any]) -> None:
-        """The safe sequences (safe_migrations.planning): printed, or written with --fix."""
-        import json
-
-        from safe_migrations.planning import fix as fixing
-        from safe_migrations.planning.plan import plans_for
-        from safe_migrations.planning.render import plans_json, render_text
-        from safe_migrations.reporters import json as json_reporter
-
-        if options["dry_run"] and not options["fix"]:
-            raise CommandError("--dry-run goes with --fix", returncode=EXIT_USAGE)
-        report = run.report
-        for error in report.errors:
-            self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
-        if report.errors:
-            raise CommandError("some migrations could not be loaded", returncode=EXIT_USAGE)
-        plans = plans_for(run, config)
-        if options["fix"]:
-            try:
-                outcome = fixing.fix(run, plans, config, dry_run=options["dry_run"])
-            except fixing.FixError as exc:
-                raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
-            self.stdout.write(outcome.text, ending="")
-            for warning in outcome.warnings:
-                self.stderr.write(f"warning: {warning}")
-            if outcome.refused:
-                raise CommandError(outcome.refused, returncode=EXIT_USAGE)
-            if outcome.unfixed:
-                raise SystemExit(EXIT_FINDINGS)  # some must-split migrations are still unsafe
-            return
-        if options["format"] == "json":
-            data = json_reporter.as_dict(report)
-            data["plans"] = plans_json(plans, run.loaded.graph)
-            self.stdout.write(json.dumps(data, indent=2) + "\n", ending="")
-            return
-        self.stdout.write(
-            render_text(plans, run.loaded.graph, style=self.style, verbosity=options["verbosity"]), ending=""
-        )
