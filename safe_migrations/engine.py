@@ -11,7 +11,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import ConnectionDoesNotExist
 
-from . import offline
+from . import offline, phases
 from .cache import Cache, chain_keys
 from .conf import Config, ConfigError
 from .context import MigrationContext, Target
@@ -48,6 +48,10 @@ class Run:
     report: Report
     collected: list[CollectedMigration] = field(default_factory=list)
     loaded: LoadedGraph | None = None
+    # What --plan and --fix need besides the report (phases.py, planning/).
+    plan: list[Key] = field(default_factory=list)
+    applied: frozenset[Key] | None = None  # --pending: applied on the database
+    base_keys: frozenset[Key] | None = None  # --since: present at the base ref
 
 
 def _settings_dict(alias: str) -> dict[str, Any]:
@@ -212,7 +216,39 @@ def _lint(config: Config, request: Request) -> Run:
         },
         traces=gate.traces if gate is not None else (),
     )
-    return Run(report, [m for m, _ in collected], loaded)
+    applied = frozenset(set(plan) - pending) if pending is not None else None
+    report = phases.assign(
+        report,
+        [m for m, _ in collected],
+        _running_release(loaded, plan, selection.keys, applied, selection.base_keys),
+    )
+    return Run(
+        report,
+        [m for m, _ in collected],
+        loaded,
+        plan=plan,
+        applied=applied,
+        base_keys=selection.base_keys,
+    )
+
+
+def _running_release(
+    loaded: LoadedGraph,
+    plan: list[Key],
+    selected: frozenset[Key],
+    applied: frozenset[Key] | None,
+    base_keys: frozenset[Key] | None,
+) -> phases.RunningRelease | None:
+    """The release serving traffic while the migrations run (None: the state before each one)."""
+    if not selected:
+        return None
+    if applied is not None:
+        return phases.running_release(loaded, plan, set(applied), "applied migrations")
+    if base_keys is not None:
+        # Everything but the migrations added since the base: third-party apps are not in git.
+        added = {k for k in selected if k not in base_keys}
+        return phases.running_release(loaded, plan, set(plan) - added, "base ref")
+    return None
 
 
 def _gate(

@@ -153,6 +153,7 @@ class MigrationResult:
     statements: int
     phase: Phase | None = None
     cached: bool = False
+    phase_reason: str | None = None  # why the phase (phases.classify)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,7 @@ def as_dict(report: Report) -> dict[str, Any]:
                 "operations": m.operations,
                 "statements": m.statements,
                 "phase": m.phase.value if m.phase else None,
+                "phase_reason": m.phase_reason,
             }
             for m in report.migrations
         ],

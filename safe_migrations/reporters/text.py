@@ -102,6 +102,9 @@ def render(report: Report, *, style: Any = None, verbosity: int = 1, **_: Any) -
     out.append("")
     out.extend(_gate_summary(report))
     out.append(style.MIGRATE_HEADING(summary))
+    from ..phases import summary_lines  # the deploy phase of each migration (phases.py)
+
+    out.extend(style.MIGRATE_HEADING(line) for line in summary_lines(report))
     return "\n".join(out).lstrip("\n") + "\n"
 
 

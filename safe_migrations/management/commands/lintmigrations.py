@@ -115,6 +115,21 @@ class Command(BaseCommand):
             metavar="FILE",
             help="Record the current findings in FILE, to adopt the tool on a legacy project.",
         )
+        parser.add_argument(
+            "--plan",
+            action="store_true",
+            help="For each must-split migration, print the safe release-by-release sequence of migrations.",
+        )
+        parser.add_argument(
+            "--fix",
+            action="store_true",
+            help="Rewrite each must-split migration (never an applied one) into the planned migrations.",
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="With --fix: print the diff of what would be written, write nothing.",
+        )
         parser.add_argument("--list-rules", action="store_true", help="List every rule and exit.")
         parser.add_argument("--explain", metavar="CODE|NAME", help="Print a rule's documentation and exit.")
 
@@ -137,6 +152,47 @@ class Command(BaseCommand):
                     f"migrate would refuse PostgreSQL {config.pg_version}; the SQL shown is what this "
                     "Django generates"
                 )
+
+    # --plan / --fix ------------------------------------------------------------------------
+
+    def _plans(self, run: Any, config: conf.Config, options: dict[str, Any]) -> None:
+        """The safe sequences (safe_migrations.planning): printed, or written with --fix."""
+        import json
+
+        from safe_migrations.planning import fix as fixing
+        from safe_migrations.planning.plan import plans_for
+        from safe_migrations.planning.render import plans_json, render_text
+        from safe_migrations.reporters import json as json_reporter
+
+        if options["dry_run"] and not options["fix"]:
+            raise CommandError("--dry-run goes with --fix", returncode=EXIT_USAGE)
+        report = run.report
+        for error in report.errors:
+            self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
+        if report.errors:
+            raise CommandError("some migrations could not be loaded", returncode=EXIT_USAGE)
+        plans = plans_for(run, config)
+        if options["fix"]:
+            try:
+                outcome = fixing.fix(run, plans, config, dry_run=options["dry_run"])
+            except fixing.FixError as exc:
+                raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
+            self.stdout.write(outcome.text, ending="")
+            for warning in outcome.warnings:
+                self.stderr.write(f"warning: {warning}")
+            if outcome.refused:
+                raise CommandError(outcome.refused, returncode=EXIT_USAGE)
+            if outcome.unfixed:
+                raise SystemExit(EXIT_FINDINGS)  # some must-split migrations are still unsafe
+            return
+        if options["format"] == "json":
+            data = json_reporter.as_dict(report)
+            data["plans"] = plans_json(plans, run.loaded.graph)
+            self.stdout.write(json.dumps(data, indent=2) + "\n", ending="")
+            return
+        self.stdout.write(
+            render_text(plans, run.loaded.graph, style=self.style, verbosity=options["verbosity"]), ending=""
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_rules"]:
@@ -174,6 +230,8 @@ class Command(BaseCommand):
             raise _interrupted(exc) from None
 
         report = run.report
+        if options["plan"] or options["fix"] or options["dry_run"]:
+            return self._plans(run, config, options)
         if accepted is not None:
             report = replace(report, findings=tuple(baseline.apply(report.findings, accepted)))
         if options["write_baseline"]:

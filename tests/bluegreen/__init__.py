@@ -1,0 +1,1 @@
+"""Fixtures for the phase, plan, fix and blue/green proof tests."""

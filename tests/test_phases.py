@@ -1,0 +1,215 @@
+"""Deploy phases: pre-deploy, post-deploy, must-split, judged against the running release."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import django
+from django.db import migrations, models
+
+from safe_migrations.findings import Phase
+from safe_migrations.phases import classify
+from tests.bluegreen.db import scratch_database
+from tests.conftest import initial
+from tests.harness import Mig, run
+from tests.project import REPO, make_project
+
+
+def phases(*history: Mig | list[object]) -> list[Phase]:
+    result = run(initial(), *history)
+    out = []
+    for migration in result.collected[1:]:
+        found = [f for f in result.findings if f.location.migration == migration.name]
+        out.append(classify(migration, found).phase)
+    return out
+
+
+def test_expand_steps_are_pre_deploy():
+    history = [
+        [migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True))],
+        [migrations.CreateModel("Coupon", [("id", models.BigAutoField(primary_key=True))])],
+    ]
+    if django.VERSION >= (5, 0):  # a NOT NULL column whose default the database keeps
+        history.append([migrations.AddField("customer", "active", models.BooleanField(db_default=True))])
+    assert phases(*history) == [Phase.PRE_DEPLOY] * len(history)
+
+
+def test_drop_of_a_column_the_state_still_has_is_must_split():
+    assert phases([migrations.RemoveField("customer", "fax")]) == [Phase.MUST_SPLIT]
+
+
+def test_two_release_drop_is_pre_then_post():
+    remove_from_state = migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.RemoveField("customer", "fax")], database_operations=[]
+    )
+    drop = migrations.RunSQL(
+        'ALTER TABLE "shop_customer" DROP COLUMN IF EXISTS "fax"',
+        'ALTER TABLE "shop_customer" ADD COLUMN IF NOT EXISTS "fax" varchar(20) NULL',
+    )
+    result = run(initial(), [remove_from_state], [drop])
+    codes = {f.rule for f in result.findings if f.severity.label == "error"}
+    assert "SM201" not in codes  # the contract step is not an error
+    last = result.collected[-1]
+    found = classify(last, result.last)
+    assert found.phase is Phase.POST_DEPLOY
+    assert "shop_customer.fax" in found.reason
+    assert classify(result.collected[1], []).phase is Phase.PRE_DEPLOY
+
+
+def test_contract_and_expand_in_one_migration_must_split():
+    remove_from_state = migrations.SeparateDatabaseAndState(
+        state_operations=[migrations.RemoveField("customer", "fax")], database_operations=[]
+    )
+    mixed = [
+        migrations.RunSQL('ALTER TABLE "shop_customer" DROP COLUMN "fax"', migrations.RunSQL.noop),
+        migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True)),
+    ]
+    result = run(initial(), [remove_from_state], mixed)
+    found = classify(result.collected[-1], result.last)
+    assert found.phase is Phase.MUST_SPLIT
+    assert "post-deploy" in found.reason and "pre-deploy" in found.reason
+
+
+def test_marker_makes_a_migration_post_deploy():
+    marked = Mig(
+        [migrations.AlterField("customer", "code", models.CharField(max_length=10))],
+        attrs={"safe_migrations_phase": "post-deploy"},
+    )
+    assert phases(marked) == [Phase.POST_DEPLOY]
+
+
+def test_suppressed_error_does_not_force_a_split():
+    acknowledged = Mig(
+        [migrations.RemoveField("customer", "fax")],
+        attrs={"safe_migrations_ignore": {"SM201": "never read by released code"}},
+    )
+    assert phases(acknowledged) == [Phase.PRE_DEPLOY]
+
+
+def test_lock_hazard_is_must_split():
+    assert phases(
+        [migrations.AddIndex("customer", models.Index(fields=["name"], name="customer_name_idx"))]
+    ) == [Phase.MUST_SPLIT]
+
+
+# --- the running release: --pending and --since -------------------------------------------
+
+ADD_NICKNAME = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [migrations.AddField("book", "nickname", models.CharField(max_length=20, null=True))]
+"""
+
+DROP_NICKNAME = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0004_book_nickname")]
+    operations = [migrations.RemoveField("book", "nickname")]
+"""
+
+FORGET_FAX = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [
+        migrations.SeparateDatabaseAndState(
+            state_operations=[migrations.RemoveField("book", "fax")], database_operations=[]
+        ),
+    ]
+"""
+
+DROP_FAX = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0004_forget_fax")]
+    operations = [
+        migrations.RunSQL(
+            'ALTER TABLE "library_book" DROP COLUMN IF EXISTS "fax"',
+            'ALTER TABLE "library_book" ADD COLUMN IF NOT EXISTS "fax" varchar(20) NULL',
+        ),
+    ]
+"""
+
+
+def _migrate(project, *target: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "migrate", *target, "-v", "0"],
+        cwd=project.root,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "proj_settings",
+            "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def _phases(done: subprocess.CompletedProcess[str]) -> dict[str, tuple[str, str]]:
+    data = json.loads(done.stdout)
+    return {m["name"]: (m["phase"], m["phase_reason"]) for m in data["migrations"]}
+
+
+def test_pending_judges_against_the_applied_state(tmp_path):
+    with scratch_database("sm_ph") as name:
+        project = make_project(tmp_path, db_name=name)
+        project.write("0004_book_nickname", ADD_NICKNAME)
+        project.write("0005_drop_nickname", DROP_NICKNAME)
+        _migrate(project, "library", "0003")
+        done = project.run("--pending", "--format", "json", "--fail-on", "never")
+        found = _phases(done)
+        # The running release never had `nickname`: dropping it hurts no live request,
+        # although the rule (which judges against the state just before) still reports it.
+        assert found["0005_drop_nickname"][0] == "pre-deploy"
+        assert "running release (applied migrations)" in found["0005_drop_nickname"][1]
+        assert {f["rule"] for f in json.loads(done.stdout)["findings"]} >= {"SM201"}
+        # Linted without a database, the state before 0005 has the column: must split.
+        offline = _phases(project.run("library", "--format", "json", "--fail-on", "never"))
+        assert offline["0005_drop_nickname"][0] == "must-split"
+
+
+def test_pending_drop_after_state_removal_is_post_deploy(tmp_path):
+    with scratch_database("sm_ph") as name:
+        project = make_project(tmp_path, db_name=name)
+        project.write("0004_forget_fax", FORGET_FAX)
+        project.write("0005_drop_fax", DROP_FAX)
+        _migrate(project, "library", "0004")
+        done = project.run("--pending", "--format", "json", "--fail-on", "never")
+        assert done.returncode == 0, done.stdout + done.stderr
+        phase, reason = _phases(done)["0005_drop_fax"]
+        assert phase == "post-deploy"
+        assert "library_book.fax" in reason
+
+
+def test_since_judges_against_the_base_ref(tmp_path):
+    project = make_project(tmp_path)
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project.root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=project.root, check=True)
+    project.write("0004_book_nickname", ADD_NICKNAME)
+    project.write("0005_drop_nickname", DROP_NICKNAME)
+    done = project.run("--since", "main", "--format", "json", "--fail-on", "never")
+    found = _phases(done)
+    assert found["0004_book_nickname"][0] == "pre-deploy"
+    assert found["0005_drop_nickname"][0] == "pre-deploy"  # the base release never had the column
+    assert "base ref" in found["0005_drop_nickname"][1]
+
+
+def test_text_output_counts_phases(tmp_path):
+    project = make_project(tmp_path)
+    done = project.run("--no-color")
+    assert "phases: 2 pre-deploy, 1 must-split (--plan shows the safe sequence)" in done.stdout
