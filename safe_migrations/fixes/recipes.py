@@ -285,7 +285,9 @@ def change_type(op: OperationFacts, table: str, column: str, new_type: str | Non
     old_col = f"{column}_old"
     swap = (
         f"{drop_trigger}; ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(old_col)}; "
-        f"ALTER TABLE {q(table)} RENAME COLUMN {q(new_col)} TO {q(column)}"
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(new_col)} TO {q(column)}; "
+        # The code no longer writes the old copy: it must not refuse the new INSERTs.
+        f"ALTER TABLE {q(table)} ALTER COLUMN {q(old_col)} DROP NOT NULL"
     )
     code = "\n\n".join(
         [
@@ -318,8 +320,11 @@ def change_type(op: OperationFacts, table: str, column: str, new_type: str | Non
         f"Add a nullable {new_type or 'new-type'} column next to the old one and a trigger that copies "
         "every write into it.",
         "Backfill the existing rows in batches (atomic = False, one short transaction per batch).",
-        "Swap the columns by renaming them in one short transaction; then drop the old column in a "
-        "later release (see drop-column).",
+        "Swap the columns by renaming them in one short transaction (the old copy loses NOT NULL, "
+        "since nothing writes it any more); then drop the old column in a later release (see "
+        "drop-column).",
+        "If the field is NOT NULL, the new column is still nullable in the database: make it NOT NULL "
+        "with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL) before relying on it.",
     )
     return Fix("Change the type through a new column: add, sync, backfill, swap", steps, code)
 

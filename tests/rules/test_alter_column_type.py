@@ -91,3 +91,9 @@ def test_hand_written_timestamptz_follows_the_server_version():
     assert new.severity.label == "warning"
     [text] = _raw_type_change("text", 15)  # free from varchar
     assert text.severity.label == "warning"
+
+
+def test_swap_frees_the_old_copy_so_new_inserts_work():
+    change = migrations.AlterField("order", "quantity", models.BigIntegerField(default=1))
+    [finding] = run(initial(), [change], select=SELECT).last
+    assert 'ALTER COLUMN "quantity_old" DROP NOT NULL' in finding.fix.code
