@@ -35,6 +35,39 @@ def _undo_add_column(sql: str) -> str | None:
     return f"ALTER TABLE {table} DROP COLUMN {q(str(cmd.def_.colname))}"
 
 
+def _index_name(sql: str, kind: str) -> str | None:
+    """The index a lone CREATE INDEX (kind "create") or DROP INDEX (kind "drop") names."""
+    from pglast import ast, enums, parse_sql
+
+    try:
+        [raw] = parse_sql(sql)
+    except Exception:  # noqa: BLE001 - not one parsable statement
+        return None
+    node: Any = raw.stmt
+    if kind == "create" and isinstance(node, ast.IndexStmt):
+        return str(node.idxname) if node.idxname else None
+    if kind == "drop" and isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_INDEX:
+        objects = list(node.objects or ())
+        if len(objects) == 1:
+            return str(getattr(list(objects[0])[-1], "sval", "")) or None
+    return None
+
+
+def _rebuilt_indexes_kept(
+    indexes: Sequence[tuple[str, str]], others: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """Leave alone the indexes Django drops and recreates under the same name (the
+    ``_like`` index of a column that becomes unique), and move the other DROP INDEX
+    statements out of the locking transaction: they are dropped CONCURRENTLY last."""
+    created = {_index_name(create, "create") for create, _ in indexes}
+    dropped = {_index_name(sql, "drop") for sql in others} - {None}
+    rebuilt = created & dropped
+    kept_indexes = [pair for pair in indexes if _index_name(pair[0], "create") not in rebuilt]
+    kept_others = [sql for sql in others if _index_name(sql, "drop") is None]
+    drops = [name for sql in others if (name := _index_name(sql, "drop")) and name not in rebuilt]
+    return kept_indexes, kept_others, drops
+
+
 def run_sql(sql: str, reverse: str | None = None, *, noop: bool = False) -> str:
     """One RunSQL line; ``noop`` for statements that have nothing to undo. A lone ADD COLUMN
     gets its DROP COLUMN as reverse_sql."""
@@ -227,6 +260,7 @@ def unique_using_index(
     ``others``: the operation's remaining statements, kept as they are.
     ``add_column``: the ADD COLUMN statement without its UNIQUE, for a new column.
     """
+    indexes, others, drops = _rebuilt_indexes_kept(indexes, others)
     build = [run_sql(create, drop) for _, create, drop, _ in uniques]
     build += [run_sql(create, drop) for create, drop in indexes]
     attach = [
@@ -272,6 +306,14 @@ def unique_using_index(
             [LOCK_TIMEOUT_ATOMIC, *final],
         )
     )
+    if drops:
+        parts.append(
+            migration(
+                f"migration {n + 3} (atomic = False): drop the indexes the unique one replaces",
+                [run_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}", noop=True) for name in drops],
+                atomic=False,
+            )
+        )
     new_column = add_column is not None or op.kind == "AddField"
     steps = [
         "Make sure nothing writes duplicate values into the new column: the index rejects them from "

@@ -180,3 +180,19 @@ def test_using_index_passes():
         select=SELECT,
     )
     assert result.codes() == []
+
+
+def test_indexed_column_made_unique_keeps_its_like_index_and_drops_the_old_one_concurrently():
+    member = migrations.CreateModel(
+        "Member",
+        [
+            ("id", models.BigAutoField(primary_key=True)),
+            ("nick", models.CharField(max_length=50, db_index=True)),
+        ],
+    )
+    unique = migrations.AlterField("member", "nick", models.CharField(max_length=50, unique=True))
+    [finding] = run([member], [unique], select=("SM104",)).last
+    code = finding.fix.code
+    assert "_like" not in code  # Django drops and recreates it under the same name: left alone
+    assert 'DROP INDEX CONCURRENTLY IF EXISTS "shop_member_nick_10f9e96a"' in code
+    assert 'RunSQL(\'DROP INDEX IF EXISTS "shop_member_nick_10f9e96a"' not in code
