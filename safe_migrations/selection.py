@@ -41,7 +41,8 @@ def is_third_party(app_label: str) -> bool:
     return any(path.is_relative_to(lib) for lib in _LIBRARY_DIRS)
 
 
-def _check_app(loaded: LoadedGraph, label: str) -> None:
+def check_app(loaded: LoadedGraph, label: str) -> None:
+    """An installed app with migrations, else a SelectionError naming it."""
     try:
         apps.get_app_config(label)
     except LookupError:
@@ -63,7 +64,7 @@ def select(
 ) -> Selection:
     labels = list(app_labels)
     for label in labels:
-        _check_app(loaded, label)
+        check_app(loaded, label)
     if migration_name is not None:
         if len(labels) != 1:
             raise SelectionError("a migration name needs exactly one app label before it")

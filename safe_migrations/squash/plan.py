@@ -7,11 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from django.apps import apps
-
 from ..conf import Config
 from ..loading import LoadedGraph
-from ..selection import SelectionError, is_third_party
+from ..selection import check_app, is_third_party
 from . import blockers, history, schedule
 from .model import BLOCKER, AppPlan, Cleanup, Note, Plan, SquashRange
 
@@ -21,12 +19,7 @@ Key = tuple[str, str]
 def planned_apps(loaded: LoadedGraph, labels: Sequence[str], include_third_party: bool = False) -> list[str]:
     """The named apps (each must exist and have migrations), else every own app with migrations."""
     for label in labels:
-        try:
-            apps.get_app_config(label)
-        except LookupError:
-            raise SelectionError(f"no installed app with label {label!r}") from None
-        if label not in loaded.loader.migrated_apps:
-            raise SelectionError(f"app {label!r} has no migrations")
+        check_app(loaded, label)
     if labels:
         return list(dict.fromkeys(labels))
     return sorted(
