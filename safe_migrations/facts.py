@@ -99,6 +99,7 @@ class OperationFacts:
     state_tables: tuple[tuple[str, tuple[str, ...]], ...] = ()  # RunSQL: tables/columns the state knows
     state_not_null: tuple[str, ...] = ()  # RunSQL: table.column a model's CHECK (col IS NOT NULL) proves
     sql_model: str | None = None  # RunSQL: the model owning the first table its SQL touches
+    sql_required_fields: tuple[tuple[str, str, str], ...] = ()  # RunSQL: (column, name, NOT NULL field code)
 
     def kwarg(self, name: str) -> str | None:
         return dict(self.kwargs_code).get(name)

@@ -399,6 +399,11 @@ class MigrationCollector:
             state_tables=_state_tables(state) if isinstance(operation, RunSQL) else (),
             state_not_null=_state_not_null(state) if isinstance(operation, RunSQL) else (),
             sql_model=_sql_model(state, _sql_text(operation.sql)) if isinstance(operation, RunSQL) else None,
+            sql_required_fields=_required_fields(
+                state, app_label, _sql_model(state, _sql_text(operation.sql))
+            )
+            if isinstance(operation, RunSQL)
+            else (),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -550,6 +555,25 @@ def _sql_model(state: ProjectState, sql: str | None) -> str | None:
     except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no model named
         return None
     return None
+
+
+def _required_fields(
+    state: ProjectState, app_label: str, model_name: str | None
+) -> tuple[tuple[str, str, str], ...]:
+    """(column, field name, code of the field with null=False) for the model a RunSQL
+    touches: what a fix's state operation declares when the SQL makes a column NOT NULL."""
+    model_state = state.models.get((app_label, model_name)) if model_name else None
+    if model_state is None:
+        return ()
+    out = []
+    for name, field in model_state.fields.items():
+        column = _column(name, field)
+        if not column or getattr(field, "many_to_many", False):
+            continue
+        required = field.clone()
+        required.null = False
+        out.append((column, name, serialize(required)))
+    return tuple(out)
 
 
 def _state_not_null(state: ProjectState) -> tuple[str, ...]:

@@ -78,3 +78,14 @@ def test_backfill_functions_the_fixes_call_are_defined():
         [finding] = [f for f in run(initial(), [step], select=(code,)).last if f.rule == code]
         ast.parse(finding.fix.code)
         assert _undefined_runpython_functions(finding.fix.code) == [], finding.fix.code
+
+
+def test_hand_written_set_not_null_fix_declares_the_models_real_field():
+    from tests.conftest import initial
+
+    raw = migrations.RunSQL('ALTER TABLE "shop_customer" ALTER COLUMN "age" SET NOT NULL')
+    [finding] = run(initial(), [raw], select=("SM108",)).last
+    assert "migrations.AlterField(model_name='customer', name='age', field=models.IntegerField())" in (
+        finding.fix.code
+    )
+    assert "models.Field(...)" not in finding.fix.code

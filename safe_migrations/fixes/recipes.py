@@ -178,6 +178,9 @@ def set_not_null(
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(op.field_name or column)
     field = op.new_field.code if op.new_field else "models.Field(...)"
+    for known_column, known_name, code in op.sql_required_fields:
+        if op.new_field is None and known_column == column:  # hand-written SQL on a model's column
+            name, field = py(known_name), code
     constraint = f"{bare(table)}_{column}_notnull"[:63]
     if server_version >= 18:
         code = "\n\n".join(
