@@ -278,16 +278,17 @@ def _inline_backfill_fix(
     not_null = recipes.set_not_null(
         op, table, column, ctx.target.server_version, ctx.target.django_version
     ).code
-    return data.split_schema_and_data(
-        before,
-        [],
-        backfill,
-        data_steps=(
-            "Then make the column NOT NULL without Django's inline UPDATE: CHECK NOT VALID, "
-            "VALIDATE, SET NOT NULL (see set-not-null).",
-        ),
-        after_code=not_null,
-    )
+    # An earlier RunPython of the same migration has a finding (and a split) of its own;
+    # copying it here would put schema and data back into one migration.
+    schema_only = [o for o in before if o.kind != "RunPython"]
+    steps = [
+        "Then make the column NOT NULL without Django's inline UPDATE: CHECK NOT VALID, VALIDATE, SET NOT NULL (see set-not-null)."
+    ]
+    if len(schema_only) < len(before):
+        steps.insert(
+            0, "Move the migration's own RunPython out as its own finding shows (not repeated here)."
+        )
+    return data.split_schema_and_data(schema_only, [], backfill, data_steps=tuple(steps), after_code=not_null)
 
 
 def _fk_tables(events: list[Statement | OperationFacts], step: _Step) -> set[str]:

@@ -274,3 +274,19 @@ def test_lambda_is_read_from_its_line():
     )
     assert busy.codes() == ["SM303"]
     assert busy.last[0].message.startswith("RunPython(<lambda>) runs while")
+
+
+def fill_age(apps, schema_editor):
+    apps.get_model("shop", "Customer").objects.filter(age__isnull=True).update(age=1)
+
+
+def test_inline_backfill_fix_does_not_copy_the_migrations_own_runpython():
+    ops = [
+        migrations.AddField("customer", "rank", models.IntegerField(null=True)),
+        migrations.RunPython(fill_age, migrations.RunPython.noop),
+        migrations.AlterField("customer", "rank", models.IntegerField(default=1)),
+    ]
+    found = [f for f in run(initial(), ops, select=SELECT).last if f.location.operation_index == 2]
+    [inline] = found
+    assert "RunPython(code=fill_age" not in inline.fix.code
+    assert "migrations.AddField(" in inline.fix.code
