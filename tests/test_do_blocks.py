@@ -43,3 +43,14 @@ def test_dynamic_sql_stays_opaque():
     block = "DO $$ BEGIN EXECUTE 'ALTER TABLE ' || 'shop_customer' || ' DROP COLUMN fax'; END $$"
     found = _codes(block)
     assert "SM302" in found and "SM201" not in found
+
+
+def test_batches_committed_inside_a_do_block_of_a_non_atomic_migration_pass():
+    block = (
+        "DO $$ DECLARE lo bigint := 0; BEGIN "
+        "WHILE lo < 1000000 LOOP "
+        "UPDATE shop_order SET quantity = 1 WHERE id BETWEEN lo AND lo + 999; COMMIT; lo := lo + 1000; "
+        "END LOOP; END $$"
+    )
+    assert "SM304" not in _codes(block, atomic=False)
+    assert "SM304" in _codes(block, atomic=True)  # COMMIT is refused inside a transaction block

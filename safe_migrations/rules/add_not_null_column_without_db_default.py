@@ -12,7 +12,7 @@ from ..findings import Severity
 from ..fixes import compat, recipes
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, char_flag, has_constraint
-from ._compat import portable, post_deploy
+from ._compat import column_added_before, portable, post_deploy
 from .base import Hit, Rule
 
 
@@ -27,7 +27,9 @@ class AddNotNullColumnWithoutDbDefault(Rule):
     `default=` is a Python-side default. Without any DEFAULT the statement fails
     outright on a table that has rows. Also flags `AlterField` that removes the
     `db_default` of an existing NOT NULL column (`DROP DEFAULT`): the old code
-    leaves that column out of its INSERTs (see column-default-change).
+    leaves that column out of its INSERTs (see column-default-change) and a
+    column added and made NOT NULL in the same migration without a database
+    default left (the old code does not know it).
 
     On MySQL, MariaDB, SQLite and Oracle, whose SQL is not parsed into a tree,
     the same hazard is judged from the Django operation itself.
@@ -61,6 +63,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         yield from self._db_default_removed(stmt, ctx)
+        yield from self._new_column_made_required(stmt, ctx)
         for table, cmd in alter_cmds(stmt.node, AT.AT_AddColumn):
             coldef = cmd.def_
             if ctx.is_new_table(table, stmt) or not isinstance(coldef, ast.ColumnDef):
@@ -97,6 +100,28 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             field = op.new_field
             fix = recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None
             yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    @staticmethod
+    def _new_column_made_required(stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
+        """ADD COLUMN (nullable), then SET NOT NULL in the same migration, with no database
+        default left: the old code does not know the column, so its INSERTs fail."""
+        for table, cmd in alter_cmds(stmt.node, AT.AT_SetNotNull):
+            column = str(cmd.name)
+            if ctx.is_new_table(table, stmt) or not column_added_before(ctx, stmt, table, column):
+                continue
+            if _default_at_end(ctx, table, column):
+                continue
+            op = stmt.operation
+            field = op.new_field
+            yield Hit(
+                f"{table}.{column} is added and made NOT NULL in the same migration, with no database "
+                "default left: the old code does not know the column, so every INSERT it makes fails "
+                "with a not-null violation until the last old pod is gone.",
+                statement=stmt,
+                lock=Lock.ACCESS_EXCLUSIVE.label,
+                table=table,
+                fix=recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None,
+            )
 
     @staticmethod
     def _db_default_removed(stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
@@ -149,3 +174,18 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             table=table,
             fix=recipes.add_not_null_column(op, field, ctx.target.django_version),
         )
+
+
+def _default_at_end(ctx: MigrationContext, table: str, column: str) -> bool:
+    """Whether the column still has a DEFAULT once the whole migration has run."""
+    has = False
+    for stmt in ctx.statements:
+        for t, cmd in alter_cmds(stmt.node, AT.AT_AddColumn, AT.AT_ColumnDefault):
+            if t != table:
+                continue
+            if cmd.subtype == AT.AT_AddColumn and isinstance(cmd.def_, ast.ColumnDef):
+                if cmd.def_.colname == column:
+                    has = has_constraint(cmd.def_, CON.CONSTR_DEFAULT)
+            elif cmd.name == column:
+                has = cmd.def_ is not None
+    return has

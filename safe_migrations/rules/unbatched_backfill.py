@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterable
 
@@ -12,6 +13,7 @@ from ..facts import OperationFacts
 from ..findings import Fix, Severity
 from ..fixes import data
 from ..parsing.statement import Lock, Statement
+from ..timeouts import in_transaction_block
 from ._data import Write, batch_bound, dml_table, is_noop_runpython, op_transaction, python_facts
 from .base import Hit, Rule
 
@@ -80,6 +82,8 @@ class UnbatchedBackfill(Rule):
         if not stmt.user_sql or not isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)):
             return
         table = dml_table(node) or "?"
+        if stmt.inside is not None and _block_commits(ctx, ctx.statements[stmt.inside]):
+            return  # a DO block that COMMITs each batch, outside a transaction block (PG 11+)
         if ctx.is_new_table(table, stmt) or batch_bound(node.whereClause) is not None:
             return
         verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
@@ -183,3 +187,10 @@ def _more(writes: list[Write]) -> str:
 def _short(code: str) -> str:
     text = " ".join(code.split())
     return text if len(text) <= 90 else text[:87] + "..."
+
+
+def _block_commits(ctx: MigrationContext, block: Statement) -> bool:
+    """A DO block with COMMIT inside, run in autocommit (an atomic = False migration)."""
+    return re.search(r"\bCOMMIT\b", block.sql, re.IGNORECASE) is not None and not in_transaction_block(
+        ctx, block
+    )

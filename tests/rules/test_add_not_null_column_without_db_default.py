@@ -87,3 +87,14 @@ def test_alter_field_dropping_db_default_of_a_not_null_column_is_flagged():
     assert run(initial(), add, nullable, select=("SM205",)).codes() == []
     kept = [migrations.AlterField("customer", "rank", models.IntegerField(db_default=10, default=10))]
     assert run(initial(), add, kept, select=("SM205",)).codes() == []
+
+
+def test_new_column_made_not_null_in_the_same_migration_is_flagged():
+    ops = [
+        migrations.AddField("customer", "rank", models.IntegerField(null=True)),
+        migrations.AlterField("customer", "rank", models.IntegerField(default=1)),
+    ]
+    assert "SM205" in run(initial(), ops, select=SELECT).codes()
+    # The same change one release later concerns a column the old code already writes.
+    later = run(initial(), [ops[0]], [ops[1]], select=SELECT)
+    assert later.codes() == []
