@@ -242,3 +242,37 @@ def test_fixed_demo_lints_clean_keeps_its_state_and_migrates(tmp_path):
     with scratch_database("sm_fix") as db:
         migrate = run("manage.py", "migrate", "-v", "0", db=db)
     assert migrate.returncode == 0, migrate.stderr
+
+
+def test_a_plan_that_clashes_with_later_migrations_is_refused_in_one_line(tmp_path):
+    # bg.0003 renames the model in the state only: the post-deploy steps planned for 0002
+    # (CHECK, VALIDATE, SET NOT NULL with a state AlterField) name "book".
+    from tests.bluegreen.project import migration_source
+
+    not_null = (
+        'migrations.AlterField("book", "isbn", models.CharField(max_length=20, default="?"), '
+        "preserve_default=False),"
+    )
+    project = make_bg_project(tmp_path, INITIAL, not_null)
+    rename = (
+        'migrations.SeparateDatabaseAndState(state_operations=[migrations.RenameModel("Book", "Volume"), '
+        'migrations.AlterModelTable("volume", "bg_book")]),'
+    )
+    project.write("0003_rename_state", migration_source([("bg", "0002_change")], rename, ""))
+    plan = project.lint("--plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "later migrations also change these models (0003_rename_state)" in plan.stdout.replace("\n  ", " ")
+    done = project.lint("--fix", "--dry-run")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "do not apply on top of the later migrations" in done.stderr
+
+
+def test_not_null_with_a_one_off_default_keeps_its_backfill(tmp_path):
+    # AlterField(default=..., preserve_default=False): Django's UPDATE fills the NULL rows;
+    # the plan must fill them too before VALIDATE.
+    change = 'migrations.AlterField("book", "isbn", models.CharField(max_length=20, default="?"), preserve_default=False),'
+    project = make_bg_project(tmp_path, INITIAL, change)
+    plan = project.lint("--plan")
+    assert plan.returncode == 0, plan.stderr
+    assert "backfill isbn where it is NULL" in plan.stdout

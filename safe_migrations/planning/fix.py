@@ -118,7 +118,14 @@ def verify(run: Any, plans: list[Plan], config: Any) -> list[str]:
     graph, added = fixed_graph(run.loaded.graph, plans)
     real_apps = loader.unmigrated_apps
     before = _app_states(run.loaded.graph, real_apps)
-    after = _app_states(graph, real_apps)
+    try:
+        after = _app_states(graph, real_apps)
+    except Exception as exc:  # noqa: BLE001 - the planned steps do not apply to the later history
+        # A later migration renamed or removed what the plan's steps name (e.g. the model).
+        return [
+            "the planned steps do not apply on top of the later migrations of the app "
+            f"({type(exc).__name__}: {exc}); fix the later migrations first, or squash"
+        ]
     apps = {p.app_label for p in plans}
     for key in sorted(set(before) | set(after)):
         if key[0] not in apps:

@@ -277,6 +277,15 @@ def plans_for(run: Any, config: Any) -> list[Plan]:
                 f"could not plan it: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             )
         if plan.ok:
+            later = _later_changes_to_same_models(graph, key, migration)
+            if later:
+                plan.notes.append(
+                    "later migrations also change these models ("
+                    + ", ".join(later[:4])
+                    + (", ..." if len(later) > 4 else "")
+                    + "): the later steps are written for the models as this migration leaves them; "
+                    "--fix checks the whole chain and refuses if they clash (fix the later ones first)"
+                )
             plan.steps[0].dependencies = list(migration.dependencies)
             if plan.steps[0].phase is Phase.POST_DEPLOY and graph.node_map[key].children:
                 # Later migrations depend on this one by name: keep a pre-deploy migration
@@ -296,3 +305,35 @@ def plans_for(run: Any, config: Any) -> list[Plan]:
             [p for p in plans if p.ok and p.app_label == app], max(numbers, default=0) + 1, app_leaves[-1]
         )
     return plans
+
+
+def _later_changes_to_same_models(graph: Any, key: Key, migration: Any) -> list[str]:
+    """Migrations after ``key`` (its descendants) whose operations name one of its models."""
+
+    def models_of(mig: Any) -> set[str]:
+        names = set()
+        stack = list(mig.operations)
+        while stack:
+            op = stack.pop()
+            stack += [*getattr(op, "state_operations", ()), *getattr(op, "database_operations", ())]
+            for attr in ("model_name", "name", "old_name"):
+                value = getattr(op, attr, None)
+                if isinstance(value, str) and (attr != "name" or not hasattr(op, "model_name")):
+                    names.add(value.lower())
+        return names
+
+    mine = models_of(migration)
+    found = []
+    later: set[Key] = set()
+    stack = list(graph.node_map[key].children)
+    while stack:
+        node = stack.pop()
+        if node.key not in later:
+            later.add(node.key)
+            stack.extend(node.children)
+    for other in sorted(later):
+        if other == key or other[0] != key[0]:
+            continue
+        if models_of(graph.nodes[other]) & mine:
+            found.append(other[1])
+    return found

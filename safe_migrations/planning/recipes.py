@@ -151,6 +151,13 @@ def stages_for(ctx: OpContext, rules: set[str]) -> list[Stage] | Problem:
     op = ctx.operation
     kind = type(op).__name__
     rule_list = ", ".join(sorted(rules))
+    # Hazards with no online recipe (RULES.md R13): a maintenance window, not a split.
+    maintenance = rules & {"SM110", "SM112", "SM113", "SM114"}
+    if maintenance:
+        return Problem(
+            f"no online recipe for {', '.join(sorted(maintenance))} (a maintenance window or "
+            "a manual procedure, see --explain)"
+        )
     try:
         if kind == "RemoveField" and rules <= {"SM201", "SM120", "SM116"}:
             return drop_column(ctx)
@@ -400,9 +407,13 @@ def _pk_column(model: Any) -> tuple[str, bool]:
     )
 
 
-def sql_backfill(name: str, table: str, target: str, source: str, pk: str, integer_pk: bool) -> Any:
-    """R9 for a column the state does not know: UPDATE in batches, one transaction each."""
+def sql_backfill(
+    name: str, table: str, target: str, source: str, pk: str, integer_pk: bool, cast: str | None = None
+) -> Any:
+    """R9 for a column the state does not know: UPDATE in batches, one transaction each.
+    ``cast``: the target's type when it differs from the source's (a type change)."""
     where = f"{q(target)} IS NULL AND {q(source)} IS NOT NULL"
+    value = f"CAST({q(source)} AS {cast})" if cast else q(source)
     if integer_pk:
         body = f"""
         def {name}(apps, schema_editor):
@@ -416,7 +427,7 @@ def sql_backfill(name: str, table: str, target: str, source: str, pk: str, integ
             for start in range(low, high + 1, BATCH):
                 with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
                     cursor.execute(
-                        'UPDATE {q(table)} SET {q(target)} = {q(source)} '
+                        'UPDATE {q(table)} SET {q(target)} = {value} '
                         'WHERE {q(pk)} >= %s AND {q(pk)} < %s AND {where}',
                         [start, start + BATCH],
                     )
@@ -430,7 +441,7 @@ def sql_backfill(name: str, table: str, target: str, source: str, pk: str, integ
             while True:
                 with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
                     cursor.execute(
-                        'UPDATE {q(table)} SET {q(target)} = {q(source)} WHERE ctid = ANY(ARRAY('
+                        'UPDATE {q(table)} SET {q(target)} = {value} WHERE ctid = ANY(ARRAY('
                         'SELECT ctid FROM {q(table)} WHERE {where} LIMIT %s))',
                         [BATCH],
                     )
@@ -757,7 +768,7 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
         ),
         Stage(
             PRE,
-            [sql_backfill(f"copy_{table}_{column}", table, temp, column, pk, integer_pk)],
+            [sql_backfill(f"copy_{table}_{column}", table, temp, column, pk, integer_pk, cast=new_type)],
             atomic=False,
             alone=True,
             title=f"copy {column} into {temp} in batches",
@@ -1072,6 +1083,9 @@ def alter_field(ctx: OpContext, rules: set[str]) -> list[Stage]:
                 phase=PRE,
             )
         value = new_field.default if new_field.has_default() else NOT_PROVIDED
+        if value is NOT_PROVIDED and op.field.has_default():
+            # preserve_default=False: the default only fills the NULL rows (Django's UPDATE).
+            value = op.field.default
         stages += _set_not_null_stages(ctx, model, new_field, value, callable(value), slug)
         if value is NOT_PROVIDED:
             stages[0].notes.append(

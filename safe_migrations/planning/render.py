@@ -36,7 +36,8 @@ def step_file(plan: Plan, step: Step, original: Any, header: str | None = None) 
 
 def _step_line(n: int, plan: Plan, step: Step) -> str:
     kind = "atomic" if step.atomic else "atomic = False"
-    return f"{n}. {plan.app_label}.{step.name} ({kind}, {step.phase.value}): {step.title}"
+    title = step.title or "keeps its name for the migrations that depend on it; the work moves to later steps"
+    return f"{n}. {plan.app_label}.{step.name} ({kind}, {step.phase.value}): {title}"
 
 
 def render_text(plans: list[Plan], graph: Any, *, style: Any = None, verbosity: int = 1) -> str:
