@@ -200,7 +200,10 @@ def _touches_tables(operation: Any) -> bool:
 def _add_lock_timeouts(steps: list[Step]) -> None:
     """R11: atomic steps that lock existing tables start with SET LOCAL lock_timeout."""
     for step in steps:
-        if step.atomic and any(_touches_tables(op) for op in step.operations):
+        already = any(
+            isinstance(op, migrations.RunSQL) and "lock_timeout" in str(op.sql) for op in step.operations
+        )
+        if step.atomic and not already and any(_touches_tables(op) for op in step.operations):
             step.operations.insert(0, migrations.RunSQL(LOCK_TIMEOUT, migrations.RunSQL.noop))
 
 

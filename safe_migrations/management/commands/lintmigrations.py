@@ -193,6 +193,10 @@ class Command(BaseCommand):
         self.stdout.write(
             render_text(plans, run.loaded.graph, style=self.style, verbosity=options["verbosity"]), ending=""
         )
+        # The checks --fix makes before writing: say now when it would refuse.
+        ready = [p for p in plans if p.ok]
+        for problem in fixing.verify(run, ready, config) if ready else []:
+            self.stderr.write(f"warning: --fix would refuse: {problem}")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["list_rules"]:
