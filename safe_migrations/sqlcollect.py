@@ -227,6 +227,7 @@ class MigrationCollector:
     def __init__(self, connection: Any, root: Path | None) -> None:
         self.connection = connection
         self.root = root
+        self._root_resolved: Path | None = None
         self.facts = FactMaker(connection)
 
     def replay(self, collected: CollectedMigration) -> None:
@@ -262,8 +263,10 @@ class MigrationCollector:
         if path is None:
             return None
         if self.root is not None:
+            if self._root_resolved is None:
+                self._root_resolved = self.root.resolve()
             try:
-                return str(path.resolve().relative_to(self.root.resolve()))
+                return str(path.resolve().relative_to(self._root_resolved))
             except ValueError:
                 pass
         return str(path)

@@ -106,13 +106,28 @@ def column_constraints(coldef: Any) -> list[Any]:
     return out
 
 
+_ADDED: dict[int, tuple[Any, list[tuple[str, Any, Any, str | None]]]] = {}
+
+
 def added_constraints(node: Any) -> Iterator[tuple[str, Any, Any, str | None]]:
     """(table, cmd, constraint, column) for every constraint an ALTER TABLE adds.
 
-    ``column`` is set for an inline constraint of ``ADD COLUMN``.
+    ``column`` is set for an inline constraint of ``ADD COLUMN``. A dozen rules ask the
+    same question of every statement: the answer is kept per node (node held, so its id
+    stays its own).
     """
     if not isinstance(node, ast.AlterTableStmt) or node.objtype != OBJ.OBJECT_TABLE:
         return
+    cached = _ADDED.get(id(node))
+    if cached is None or cached[0] is not node:
+        if len(_ADDED) > 50_000:
+            _ADDED.clear()
+        cached = (node, list(_added_constraints(node)))
+        _ADDED[id(node)] = cached
+    yield from cached[1]
+
+
+def _added_constraints(node: Any) -> Iterator[tuple[str, Any, Any, str | None]]:
     table = relname(node.relation)
     for cmd in node.cmds or ():
         if cmd.subtype == AT.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
