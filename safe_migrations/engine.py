@@ -173,8 +173,8 @@ def _lint(config: Config, request: Request) -> Run:
         else {}
     )
     collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors, cache, digests)
-    rules = enabled_rules(config)
-    signature = _analysis_signature(rules, config, target)
+    rules: list[Rule] | None = None  # imported on the first cache miss only
+    signature = _analysis_signature(config, target)
     findings: list[Finding] = []
     results: list[MigrationResult] = []
     for migration, from_cache in collected:
@@ -182,6 +182,7 @@ def _lint(config: Config, request: Request) -> Run:
         analysis_key = f"{key}:{signature}" if key else None
         stored = cache.get_analysis(analysis_key) if cache is not None and analysis_key else None
         if stored is None:
+            rules = rules if rules is not None else enabled_rules(config)
             found, result = analyse(migration, target, rules, config, cached=from_cache)
             if cache is not None and analysis_key:
                 cache.put_analysis(analysis_key, (found, result))
@@ -334,11 +335,14 @@ def _cached_history(
     return history
 
 
-def _analysis_signature(rules: list[Rule], config: Config, target: Target) -> str:
-    """What findings depend on besides the migration: the rules, their settings, the target."""
+def _analysis_signature(config: Config, target: Target) -> str:
+    """What findings depend on besides the migration and the tool's code (in the chain key):
+    which rules run, their severities, the target."""
     import hashlib
 
-    text = repr(([r.code for r in rules], sorted((k, int(v)) for k, v in config.severities.items()), target))
+    text = repr(
+        (config.select, config.ignore, sorted((k, int(v)) for k, v in config.severities.items()), target)
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -250,6 +250,16 @@ def test_cache_gives_same_report(tmp_path):
     assert (tmp_path / "cache" / ".gitignore").exists()
 
 
+def test_cached_findings_follow_the_rule_selection(tmp_path):
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    only_205 = json.loads(project.run("--format", "json", "--select", "SM205").stdout)["findings"]
+    only_109 = json.loads(project.run("--format", "json", "--select", "SM109").stdout)["findings"]
+    assert {f["rule"] for f in only_205} == {"SM205"}
+    assert {f["rule"] for f in only_109} <= {"SM109"}
+    again = json.loads(project.run("--format", "json", "--select", "SM205").stdout)["findings"]
+    assert again == only_205
+
+
 def test_baseline_accepts_todays_findings_and_fails_on_new_ones(project, tmp_path):
     base = tmp_path / "baseline.json"
     written = project.run("--write-baseline", str(base), "--fail-on", "never")
