@@ -245,20 +245,9 @@ def test_fixed_demo_lints_clean_keeps_its_state_and_migrates(tmp_path):
 
 
 def test_a_plan_that_clashes_with_later_migrations_is_refused_in_one_line(tmp_path):
-    # bg.0003 renames the model in the state only: the post-deploy steps planned for 0002
-    # (CHECK, VALIDATE, SET NOT NULL with a state AlterField) name "book".
-    from tests.bluegreen.project import migration_source
+    from tests.bluegreen.project import make_clashing_project
 
-    not_null = (
-        'migrations.AlterField("book", "isbn", models.CharField(max_length=20, default="?"), '
-        "preserve_default=False),"
-    )
-    project = make_bg_project(tmp_path, INITIAL, not_null)
-    rename = (
-        'migrations.SeparateDatabaseAndState(state_operations=[migrations.RenameModel("Book", "Volume"), '
-        'migrations.AlterModelTable("volume", "bg_book")]),'
-    )
-    project.write("0003_rename_state", migration_source([("bg", "0002_change")], rename, ""))
+    project = make_clashing_project(tmp_path, INITIAL)
     plan = project.lint("--plan")
     assert plan.returncode == 0, plan.stderr
     assert "later migrations also change these models (0003_rename_state)" in plan.stdout.replace("\n  ", " ")

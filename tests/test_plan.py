@@ -163,19 +163,10 @@ def test_demo_plan():
 
 def test_plan_warns_when_fix_would_refuse(tmp_path):
     # A plan whose later steps clash with a later migration: --plan says what --fix would say.
-    from tests.bluegreen.project import make_bg_project, migration_source
+    from tests.bluegreen.project import make_clashing_project
     from tests.test_bluegreen import INITIAL
 
-    not_null = (
-        'migrations.AlterField("book", "isbn", models.CharField(max_length=20, default="?"), '
-        "preserve_default=False),"
-    )
-    project = make_bg_project(tmp_path, INITIAL, not_null)
-    rename = (
-        'migrations.SeparateDatabaseAndState(state_operations=[migrations.RenameModel("Book", "Volume"), '
-        'migrations.AlterModelTable("volume", "bg_book")]),'
-    )
-    project.write("0003_rename_state", migration_source([("bg", "0002_change")], rename, ""))
+    project = make_clashing_project(tmp_path, INITIAL)
     done = project.lint("--plan")
     assert done.returncode == 0, done.stderr
     assert "warning: --fix would refuse: the planned steps do not apply" in done.stderr

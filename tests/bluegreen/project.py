@@ -119,3 +119,21 @@ def make_bg_project(root: Path, initial: str, change: str | None = None, change_
     if change is not None:
         project.write("0002_change", migration_source([("bg", "0001_initial")], change, change_extra))
     return project
+
+
+NOT_NULL_ONE_OFF = (
+    'migrations.AlterField("book", "isbn", models.CharField(max_length=20, default="?"), '
+    "preserve_default=False),"
+)
+RENAME_IN_STATE = (
+    'migrations.SeparateDatabaseAndState(state_operations=[migrations.RenameModel("Book", "Volume"), '
+    'migrations.AlterModelTable("volume", "bg_book")]),'
+)
+
+
+def make_clashing_project(root: Path, initial: str) -> BgProject:
+    """bg.0002 needs a split (SET NOT NULL with a one-off default); bg.0003 then renames the
+    model in the state only, so the later steps planned for 0002, naming "book", clash."""
+    project = make_bg_project(root, initial, NOT_NULL_ONE_OFF)
+    project.write("0003_rename_state", migration_source([("bg", "0002_change")], RENAME_IN_STATE, ""))
+    return project
