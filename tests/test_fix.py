@@ -265,3 +265,21 @@ def test_not_null_with_a_one_off_default_keeps_its_backfill(tmp_path):
     plan = project.lint("--plan")
     assert plan.returncode == 0, plan.stderr
     assert "backfill isbn where it is NULL" in plan.stdout
+
+
+def test_fix_warns_when_new_pre_deploy_steps_land_after_post_deploy_ones(tmp_path):
+    from tests.bluegreen.project import migration_source
+
+    widen = 'migrations.AlterField("book", "pages", models.BigIntegerField(default=0)),'
+    project = make_bg_project(tmp_path, INITIAL, widen)
+    project.write(
+        "0003_cleanup",
+        migration_source(
+            [("bg", "0002_change")],
+            'migrations.RunSQL("SELECT 1", migrations.RunSQL.noop),',
+            'safe_migrations_phase = "post-deploy"',
+        ),
+    )
+    done = project.lint("bg", "0002", "--fix", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bg already has post-deploy migrations (0003_cleanup)" in done.stderr

@@ -201,6 +201,7 @@ def fix(run: Any, plans: list[Plan], config: Any, *, dry_run: bool = False) -> F
             )
     refuse, warnings = _guard(run, ready)
     outcome.warnings += warnings
+    outcome.warnings += _phase_order_warnings(run, ready)
     if refuse:
         outcome.refused = "--fix never rewrites a migration that ran somewhere: " + "; ".join(refuse)
         return outcome
@@ -233,3 +234,31 @@ def fix(run: Any, plans: list[Plan], config: Any, *, dry_run: bool = False) -> F
     lines += [f"not fixed: {u}\n" for u in outcome.unfixed]
     outcome.text = "".join(lines)
     return outcome
+
+
+def _phase_order_warnings(run: Any, plans: list[Plan]) -> list[str]:
+    """New pre-deploy steps are appended after the app's last migration: if post-deploy
+    migrations are already there (an earlier --fix), the phases interleave."""
+    from ..phases import Phase
+
+    out = []
+    graph = run.loaded.graph
+    for app in sorted({p.app_label for p in plans}):
+        adds_pre = any(
+            s.phase is not Phase.POST_DEPLOY for p in plans if p.app_label == app for s in p.steps[1:]
+        )
+        if not adds_pre:
+            continue
+        marked = sorted(
+            key[1]
+            for key, migration in graph.nodes.items()
+            if key[0] == app
+            and str(getattr(migration, "safe_migrations_phase", "") or "").strip().lower() == "post-deploy"
+        )
+        if marked:
+            out.append(
+                f"{app} already has post-deploy migrations ({', '.join(marked[:3])}"
+                f"{', ...' if len(marked) > 3 else ''}): the new pre-deploy steps come after them, so "
+                "deploy those first or move the new pre-deploy steps before them"
+            )
+    return out
