@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
-from .recipes import LOCK_TIMEOUT_ATOMIC, LOCK_TIMEOUT_SESSION, bare, migration, op_call, py, q, set_not_null
+from .recipes import (
+    LOCK_TIMEOUT_ATOMIC,
+    LOCK_TIMEOUT_SESSION,
+    bare,
+    imports_for,
+    migration,
+    op_call,
+    py,
+    q,
+    set_not_null,
+)
 
 STATEMENT_TIMEOUT_ATOMIC = (
     "migrations.RunSQL(\"SET LOCAL statement_timeout = '1h'\", migrations.RunSQL.noop),"
@@ -54,46 +63,12 @@ def _sync_trigger(
     return create, drop
 
 
-_DOTTED = re.compile(r"\b((?:[a-z_]\w*\.)+)[A-Z]\w*\(")
-
-
-def _imports(code: str) -> tuple[str, ...]:
-    """``import x.y`` lines for dotted names in field code (as makemigrations writes them)."""
-    found = []
-    for match in _DOTTED.finditer(code):
-        module = match.group(1).rstrip(".")
-        if module not in ("models", "migrations") and module not in found:
-            found.append(module)
-    return tuple(f"import {m}" for m in found)
-
-
-def _with_imports(code: str) -> str:
-    """Add the ``import x.y`` lines each migration of ``code`` needs (for code from recipes)."""
-    header = "from django.db import migrations, models\n"
-    chunks = code.split("\n\n# ")
-    for n, chunk in enumerate(chunks):
-        missing = [line for line in _imports(chunk) if line not in chunk]
-        if missing and header in chunk:
-            chunks[n] = chunk.replace(header, header + "\n".join(missing) + "\n", 1)
-    return "\n\n# ".join(chunks)
-
-
-def _mig(title: str, operations: list[str], *, atomic: bool = True, phase: str | None = None) -> str:
-    """recipes.migration with the imports the operations' code needs."""
-    return migration(title, operations, atomic=atomic, phase=phase, imports=_imports("\n".join(operations)))
-
-
 def _with_helpers(title: str, helpers: list[str], operations: list[str], *, atomic: bool) -> str:
     """A migration file with module-level helper code (a RunPython function) above the class."""
     body = migration(title, operations, atomic=atomic)
     _, _, tail = body.partition("\n\n\nclass Migration")
-    head = [
-        f"# {title}",
-        "import time",
-        "",
-        "from django.db import migrations, models, transaction",
-        *_imports("\n".join(helpers)),
-    ]
+    head = [f"# {title}", "import time", "", "from django.db import migrations, models, transaction"]
+    head += [line for line in imports_for("\n".join(helpers)) if line not in head]
     return (
         "\n".join(head)
         + "\n\n"
@@ -247,7 +222,7 @@ def change_pk_type(
     for _, create, drop in triggers:
         first.append(_runsql(create, drop))
     parts.append(
-        _mig(
+        migration(
             "release N, migration 1 (atomic): new columns, kept in sync by triggers (not in the "
             "models: old and new code ignore them)",
             first,
@@ -277,7 +252,7 @@ def change_pk_type(
         )
     for n, (create, drop) in enumerate(indexes, start=1):
         parts.append(
-            _mig(
+            migration(
                 f"release N, migration 3.{n} (atomic = False): one concurrent index build per migration",
                 [_runsql(create, drop)],
                 atomic=False,
@@ -305,10 +280,14 @@ def change_pk_type(
         ]
         validate += [only, _runsql(f"ALTER TABLE {q(fk.table)} VALIDATE CONSTRAINT {q(name)}", None)]
     parts.append(
-        _mig("release N, migration 4 (atomic): prove the new columns have no NULL, instantly", add_checks)
+        migration(
+            "release N, migration 4 (atomic): prove the new columns have no NULL, instantly", add_checks
+        )
     )
     parts.append(
-        _mig("release N, migration 5: validate (SHARE UPDATE EXCLUSIVE: reads and writes go on)", validate)
+        migration(
+            "release N, migration 5: validate (SHARE UPDATE EXCLUSIVE: reads and writes go on)", validate
+        )
     )
 
     swap = [lock_all]
@@ -348,7 +327,7 @@ def change_pk_type(
         "),",
     ]
     parts.append(
-        _mig(
+        migration(
             "release N, migration 6 (atomic): swap the columns in one short transaction",
             [
                 LOCK_TIMEOUT_ATOMIC,
@@ -369,7 +348,7 @@ def change_pk_type(
     ]
     for n, (fk, name) in enumerate(fk_checks):
         parts.append(
-            _mig(
+            migration(
                 f"release N, migration 6{chr(ord('b') + n)} (atomic), only if {fk.table}.{fk.column} is NOT NULL: "
                 "the validated CHECK spares SET NOT NULL its scan",
                 [
@@ -384,7 +363,7 @@ def change_pk_type(
         )
     if validations:
         parts.append(
-            _mig(
+            migration(
                 "release N, migration 7: validate the foreign keys (no write lock on either table)",
                 validations,
             )
@@ -394,7 +373,7 @@ def change_pk_type(
         for t, c in [(table, column), *((fk.table, fk.column) for fk in fks)]
     ]
     parts.append(
-        _mig(
+        migration(
             "release N+1: drop the old columns once the swap has proven itself",
             [*locks, *drops],
             phase="post-deploy",
@@ -491,7 +470,7 @@ def volatile_default(
                 "to new rows only, so it is a catalogue change too."
             )
         parts = [
-            _mig(
+            migration(
                 "migration 1 (atomic): nullable column, then the default for new rows (catalogue only)", ops
             ),
             _orm_backfill(op.app_label, op.model_name or "Model", field.name, value),
@@ -499,10 +478,10 @@ def volatile_default(
         steps.append("Backfill the existing rows in batches in an atomic = False migration.")
         if not field.null:
             tail = set_not_null(op, table, column, server_version, django_version)
-            parts.append(_with_imports(tail.code))
+            parts.append(tail.code)
             steps.append("Then make it NOT NULL without a long lock: " + " ".join(tail.steps[2:]))
         return Fix(title, tuple(steps), "\n\n".join(parts))
-    first = _mig(
+    first = migration(
         "migration 1 (atomic): nullable column, then the default for new rows (catalogue only)",
         [
             LOCK_TIMEOUT_ATOMIC,
@@ -568,7 +547,7 @@ def stored_generated(
         ]
         model_step = "Read the column as a normal column; never write it from the application."
     parts = [
-        _mig(
+        migration(
             "migration 1 (atomic): a plain nullable column, computed by a trigger on every write", first_ops
         ),
         _sql_backfill(
@@ -609,7 +588,7 @@ def primary_key_using_index(
     index = constraint
     cols = ", ".join(q(c) for c in columns)
     parts = [
-        _mig(
+        migration(
             "migration 1 (atomic = False): the unique index, built without blocking writes",
             [
                 _runsql(
@@ -652,7 +631,7 @@ def primary_key_using_index(
         "),",
     ]
     parts.append(
-        _mig("migration 2 (atomic): attach the ready index as the primary key (catalogue only)", swap)
+        migration("migration 2 (atomic): attach the ready index as the primary key (catalogue only)", swap)
     )
     steps.append(
         "Attach the index with ALTER TABLE ... ADD CONSTRAINT ... PRIMARY KEY USING INDEX: a brief "
@@ -677,7 +656,7 @@ def counter_column(
     base_type = serial.get(column_type, "bigint" if column_type in ("bigserial", "serial8") else column_type)
     check = _name(table, column, suffix="notnull")
     parts = [
-        _mig(
+        migration(
             "migration 1 (atomic): nullable column with a sequence default (catalogue only)",
             [
                 LOCK_TIMEOUT_ATOMIC,
@@ -693,7 +672,7 @@ def counter_column(
             [Backfill(table, f"nextval('{q(sequence)}')", column)],
             "migration 2 (atomic = False): number the existing rows in batches",
         ),
-        _mig(
+        migration(
             "migration 3 (atomic): CHECK (col IS NOT NULL) NOT VALID, instant",
             [
                 LOCK_TIMEOUT_ATOMIC,
@@ -703,7 +682,7 @@ def counter_column(
                 ),
             ],
         ),
-        _mig(
+        migration(
             "migration 4: validate it (SHARE UPDATE EXCLUSIVE: reads and writes go on)",
             [_runsql(f"ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(check)}", None)],
         ),
@@ -728,7 +707,7 @@ def counter_column(
         constraint = f"{bare(table)}_pkey"
         index = _name(table, column, suffix="pk")
         parts.append(
-            _mig(
+            migration(
                 "migration 5 (atomic = False): the unique index, built concurrently",
                 [
                     _runsql(
@@ -753,7 +732,7 @@ def counter_column(
         last_sql = not_null
         title = "migration 5 (atomic): NOT NULL without a scan"
     parts.append(
-        _mig(
+        migration(
             title,
             [
                 LOCK_TIMEOUT_ATOMIC,
@@ -784,7 +763,7 @@ def vacuum_full(tables: Sequence[str], cluster: bool, server_version: int) -> Fi
     vacuum = [_runsql(f"VACUUM (ANALYZE) {q(t)}", None) for t in tables] or [
         'migrations.RunSQL("VACUUM (ANALYZE)", migrations.RunSQL.noop),'
     ]
-    code = _mig(
+    code = migration(
         "if the aim was to make room after a big delete: plain VACUUM, no rewrite, no blocking",
         vacuum,
         atomic=False,
@@ -827,11 +806,11 @@ def split_transaction(
     else:
         first_ops = [op_call(holder) + "," if holder.kwargs_code else f"# {holder.describe}"]
     parts = [
-        _mig(
+        migration(
             "migration 1 (atomic): the statement that takes ACCESS EXCLUSIVE, alone",
             [LOCK_TIMEOUT_ATOMIC, *first_ops],
         ),
-        _mig(
+        migration(
             "migration 2: the later statement, once migration 1 has committed and released its lock",
             second_ops if autocommit else [LOCK_TIMEOUT_ATOMIC, *second_ops],
             atomic=not autocommit,
@@ -856,7 +835,7 @@ def split_transaction(
 
 def _timeout_migration(first: str, atomic: bool, connection_option: str) -> str:
     """The migration that sets a timeout first, and the connection-wide alternative."""
-    code = _mig(
+    code = migration(
         "first operation of the migration" + ("" if atomic else " (SET, not SET LOCAL: atomic = False)"),
         [first, "# ... the existing operations, unchanged"],
         atomic=atomic,
@@ -914,12 +893,12 @@ def detach_concurrently(parent: str, partition: str, server_version: int) -> Fix
             "alone in its migration, behind a short lock_timeout, and retry on LockNotAvailable.",
             "Upgrade to PostgreSQL 14+ to detach with SHARE UPDATE EXCLUSIVE only.",
         )
-        code = _mig(
+        code = migration(
             "a migration of its own, with a short lock_timeout",
             [LOCK_TIMEOUT_ATOMIC, _runsql(f"ALTER TABLE {q(parent)} DETACH PARTITION {q(partition)}", None)],
         )
         return Fix("Detach alone, behind a short lock_timeout", steps, code)
-    code = _mig(
+    code = migration(
         "a migration of its own: CONCURRENTLY cannot run in a transaction block",
         [
             LOCK_TIMEOUT_SESSION,
@@ -942,7 +921,7 @@ def attach_with_check(
     constraint = _name(partition, "bound", suffix="check")
     expression = check_sql or '"key" IS NOT NULL AND <the partition bound on "key">'
     parts = [
-        _mig(
+        migration(
             "migration 1 (atomic): a CHECK matching the partition bound, not validated yet (instant)",
             [
                 LOCK_TIMEOUT_ATOMIC,
@@ -952,11 +931,11 @@ def attach_with_check(
                 ),
             ],
         ),
-        _mig(
+        migration(
             "migration 2: validate it (SHARE UPDATE EXCLUSIVE: reads and writes go on)",
             [_runsql(f"ALTER TABLE {q(partition)} VALIDATE CONSTRAINT {q(constraint)}", None)],
         ),
-        _mig(
+        migration(
             "migration 3 (atomic): attach without a scan, then drop the CHECK",
             [
                 LOCK_TIMEOUT_ATOMIC,
