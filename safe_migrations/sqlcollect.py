@@ -394,19 +394,10 @@ class MigrationCollector:
             old_field=self.facts.field(old_field) if old_field is not None else None,
             new_field=self.facts.field(new_field) if new_field is not None else None,
             runpython=_runpython_facts(operation) if isinstance(operation, RunPython) else None,
-            sql_text=_sql_text(operation.sql) if isinstance(operation, RunSQL) else None,
-            reverse_sql=_sql_text(operation.reverse_sql) if isinstance(operation, RunSQL) else None,
             has_reverse=bool(operation.reversible),
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
-            state_tables=_state_tables(state) if isinstance(operation, RunSQL) else (),
-            state_not_null=_state_not_null(state) if isinstance(operation, RunSQL) else (),
-            sql_model=_sql_model(state, _sql_text(operation.sql)) if isinstance(operation, RunSQL) else None,
-            sql_required_fields=_required_fields(
-                state, app_label, _sql_model(state, _sql_text(operation.sql))
-            )
-            if isinstance(operation, RunSQL)
-            else (),
+            **(_runsql_facts(operation, state, app_label) if isinstance(operation, RunSQL) else {}),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -541,6 +532,20 @@ def _not_null_checks(model_state: Any) -> tuple[tuple[str, str], ...]:
             if column:
                 checks.append((constraint.name, column))
     return tuple(checks)
+
+
+def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dict[str, Any]:
+    """What rules and fixes read of hand-written SQL and the model state it runs against."""
+    sql = _sql_text(operation.sql)
+    model = _sql_model(state, sql)
+    return {
+        "sql_text": sql,
+        "reverse_sql": _sql_text(operation.reverse_sql),
+        "state_tables": _state_tables(state),
+        "state_not_null": _state_not_null(state),
+        "sql_model": model,
+        "sql_required_fields": _required_fields(state, app_label, model),
+    }
 
 
 def _sql_model(state: ProjectState, sql: str | None) -> str | None:
