@@ -1,36 +1,12 @@
-import time
-
 import django
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 from tests.conftest import initial
 from tests.harness import Mig, run
 
+from ._runpython import fill_points, fill_points_batched
+
 SELECT = ("SM303",)
-
-
-def fill_points(apps, schema_editor):
-    Customer = apps.get_model("shop", "Customer")
-    Customer.objects.filter(points__isnull=True).update(points=0)
-
-
-def fill_points_in_batches(apps, schema_editor):
-    Customer = apps.get_model("shop", "Customer")
-    db = schema_editor.connection.alias
-    last = 0
-    while True:
-        with transaction.atomic(using=db):
-            ids = list(
-                Customer.objects.using(db)
-                .filter(pk__gt=last)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:5000]
-            )
-            if not ids:
-                break
-            Customer.objects.using(db).filter(pk__in=ids, points__isnull=True).update(points=0)
-        last = ids[-1]
-        time.sleep(0.05)
 
 
 def seed_customer(apps, schema_editor):
@@ -74,7 +50,7 @@ def test_use_instead_three_migrations_pass():
     result = run(
         initial(),
         [add_points()],
-        Mig([migrations.RunPython(fill_points_in_batches, migrations.RunPython.noop)], atomic=False),
+        Mig([migrations.RunPython(fill_points_batched, migrations.RunPython.noop)], atomic=False),
         [migrations.AlterField("customer", "points", models.IntegerField(null=True, db_default=0))]
         if django.VERSION >= (5, 0)
         else [migrations.AlterField("customer", "points", models.IntegerField(null=True, default=0))],

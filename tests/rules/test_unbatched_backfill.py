@@ -1,17 +1,13 @@
-import time
 import uuid
 
-from django.db import migrations, models, transaction
+from django.db import migrations, models
 
 from tests.conftest import initial
 from tests.harness import Mig, run
 
+from ._runpython import fill_points, fill_points_batched
+
 SELECT = ("SM304",)
-
-
-def fill_points(apps, schema_editor):
-    Customer = apps.get_model("shop", "Customer")
-    Customer.objects.filter(points__isnull=True).update(points=0)
 
 
 def give_tokens(apps, schema_editor):
@@ -20,25 +16,6 @@ def give_tokens(apps, schema_editor):
     for row in Customer.objects.all():
         row.code = uuid.uuid4().hex[:10]
         row.save(update_fields=["code"])
-
-
-def fill_points_batched(apps, schema_editor):
-    Customer = apps.get_model("shop", "Customer")
-    db = schema_editor.connection.alias
-    last = 0
-    while True:
-        with transaction.atomic(using=db):  # one short transaction per batch
-            ids = list(
-                Customer.objects.using(db)
-                .filter(pk__gt=last)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:5000]
-            )
-            if not ids:
-                break
-            Customer.objects.using(db).filter(pk__in=ids, points__isnull=True).update(points=0)
-        last = ids[-1]
-        time.sleep(0.05)
 
 
 def wipe_orders(apps, schema_editor):
