@@ -12,7 +12,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.utils import ConnectionDoesNotExist
 
 from . import offline, phases
-from .cache import Cache, chain_keys
+from .cache import Cache, chain_keys, inputs_digest
 from .conf import Config, ConfigError
 from .context import MigrationContext, Target
 from .facts import CollectedMigration
@@ -167,7 +167,12 @@ def _lint(config: Config, request: Request) -> Run:
     cache = Cache(config.cache_dir) if config.cache_dir is not None else None
     digests = (
         chain_keys(
-            plan, loaded.graph, loaded.files, vendor=target.vendor, server_version=target.server_version
+            plan,
+            loaded.graph,
+            loaded.files,
+            vendor=target.vendor,
+            server_version=target.server_version,
+            inputs=inputs_digest(loaded),
         )
         if cache is not None
         else {}

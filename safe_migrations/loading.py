@@ -16,6 +16,7 @@ from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
 from django.db.migrations.loader import MigrationLoader
 
 from .findings import LoadError
+from .reads import Reads
 
 Key = tuple[str, str]
 
@@ -31,6 +32,8 @@ class LoadedGraph:
     loader: MigrationLoader
     errors: list[LoadError] = field(default_factory=list)
     files: dict[Key, Path] = field(default_factory=dict)
+    # Files opened while the migration modules were imported (a .sql a RunSQL reads, say).
+    read: set[str] = field(default_factory=set)
 
     @property
     def graph(self) -> Any:
@@ -89,12 +92,14 @@ class TolerantLoader(MigrationLoader):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.load_errors: list[LoadError] = []
         self.migration_files: dict[Key, Path] = {}
+        self.files_read: set[str] = set()
         super().__init__(*args, **kwargs)
 
     def load_disk(self) -> None:
         broken_modules: dict[str, str] = {}
-        with _tolerant_imports(broken_modules):
+        with _tolerant_imports(broken_modules), Reads() as reads:
             super().load_disk()
+        self.files_read.update(reads.files)
         for key, migration in self.disk_migrations.items():
             module = sys.modules.get(type(migration).__module__)
             path = getattr(module, "__file__", None)
@@ -156,7 +161,9 @@ def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> Lo
         raise GraphError(_one_line(exc)) from exc
     except ImportError as exc:
         raise GraphError(f"cannot import a migrations package: {_one_line(exc)}") from exc
-    loaded = LoadedGraph(loader, list(loader.load_errors), dict(loader.migration_files))
+    loaded = LoadedGraph(
+        loader, list(loader.load_errors), dict(loader.migration_files), set(loader.files_read)
+    )
     for app_label, names in sorted(loader.detect_conflicts().items()):
         loaded.errors.append(
             LoadError(

@@ -260,6 +260,60 @@ def test_cached_findings_follow_the_rule_selection(tmp_path):
     assert again == only_205
 
 
+def test_cache_follows_a_sql_file_a_migration_reads(tmp_path):
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    sql = project.migrations / "0004.sql"
+    sql.write_text("CREATE INDEX book_fax ON library_book (fax);")
+    project.write(
+        "0004_runsql",
+        """
+        from pathlib import Path
+
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RunSQL((Path(__file__).parent / "0004.sql").read_text())]
+        """,
+    )
+    assert "CREATE INDEX book_fax" in project.run("--format", "sql").stdout
+    sql.write_text("CREATE INDEX CONCURRENTLY book_fax ON library_book (fax);")
+    assert "CREATE INDEX CONCURRENTLY book_fax" in project.run("--format", "sql").stdout
+
+
+def test_cache_follows_a_custom_field_the_project_changes(tmp_path):
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    fields = project.root / "library" / "fields.py"
+    source = """
+from django.db import models
+
+
+class Money(models.DecimalField):
+    def db_type(self, connection):
+        return "numeric(12, 2)"
+"""
+    fields.write_text(source)
+    # Imported by the models too, so the migration does not import it for the first time.
+    (project.root / "library" / "models.py").write_text("from library.fields import Money  # noqa\n")
+    project.write(
+        "0004_book_price",
+        """
+        from django.db import migrations
+
+        from library.fields import Money
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [
+                migrations.AddField("book", "price", Money(max_digits=12, decimal_places=2, null=True))
+            ]
+        """,
+    )
+    assert '"price" numeric(12, 2) NULL' in project.run("--format", "sql").stdout
+    fields.write_text(source.replace("12, 2", "14, 2"))
+    assert '"price" numeric(14, 2) NULL' in project.run("--format", "sql").stdout
+
+
 def test_baseline_accepts_todays_findings_and_fails_on_new_ones(project, tmp_path):
     base = tmp_path / "baseline.json"
     written = project.run("--write-baseline", str(base), "--fail-on", "never")

@@ -1,0 +1,72 @@
+"""Which files this process reads, and which directories it lists, while a collector is on.
+
+One audit hook (PEP 578) for the process, installed on first use; collectors switch on and
+off around the code they watch. The migration cache uses it to see the data files a
+migration opens when it is imported (a RunSQL read from a .sql file); ``python -m
+safe_migrations`` uses it to know everything a whole run depended on.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from types import TracebackType
+from typing import Any
+
+_ACTIVE: list[Reads] = []
+_installed = False
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    if not _ACTIVE:
+        return
+    if event == "open":
+        path, mode, flags = args
+        if not isinstance(path, (str, bytes, os.PathLike)):
+            return  # a file descriptor
+        if mode is not None:
+            if any(c in str(mode) for c in "wax+"):
+                return
+        elif flags is not None and flags & (os.O_WRONLY | os.O_RDWR):
+            return
+        name = os.path.abspath(os.fsdecode(path))
+        for reads in _ACTIVE:
+            if name not in reads.files:
+                reads.files[name] = reads.state(name)
+    elif event in ("os.listdir", "os.scandir"):
+        path = args[0] if args and args[0] is not None else "."
+        if isinstance(path, (str, bytes, os.PathLike)):
+            name = os.path.abspath(os.fsdecode(path))
+            for reads in _ACTIVE:
+                reads.dirs.add(name)
+
+
+class Reads:
+    """A collector: ``files`` maps each path opened for reading to ``state(path)`` at that moment."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Any] = {}
+        self.dirs: set[str] = set()
+
+    def state(self, path: str) -> Any:
+        return None
+
+    def start(self) -> Reads:
+        global _installed
+        if not _installed:
+            sys.addaudithook(_hook)
+            _installed = True
+        _ACTIVE.append(self)
+        return self
+
+    def stop(self) -> None:
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+
+    def __enter__(self) -> Reads:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
