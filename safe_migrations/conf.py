@@ -154,9 +154,18 @@ def parse_fail_on(value: str) -> Severity | None:
         raise ConfigError(f"--fail-on: expected error, warning, info or never, not {value!r}") from None
 
 
-def _pyproject(root: Path) -> dict[str, Any]:
+def pyproject_candidates(root: Path) -> list[Path]:
+    """Where a pyproject.toml is looked for: from the project root up to the repository's top."""
+    found = []
     for folder in (root, *root.parents):
-        candidate = folder / "pyproject.toml"
+        found.append(folder / "pyproject.toml")
+        if (folder / ".git").exists():
+            break
+    return found
+
+
+def _pyproject(root: Path) -> dict[str, Any]:
+    for candidate in pyproject_candidates(root):
         if candidate.is_file():
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
@@ -164,8 +173,6 @@ def _pyproject(root: Path) -> dict[str, Any]:
                 raise ConfigError(f"{candidate}: {exc}") from None
             section = data.get("tool", {}).get("safe_migrations", {})
             return {str(k).upper().replace("-", "_"): v for k, v in section.items()}
-        if (folder / ".git").exists():
-            break
     return {}
 
 

@@ -1,0 +1,135 @@
+"""``python -m safe_migrations [options]``: ``manage.py lintmigrations`` that answers a
+repeated run from the cache without starting Django (see safe_migrations.replay).
+
+Run it from the folder of ``manage.py`` (the settings module is read from it) or give
+``--settings`` / ``DJANGO_SETTINGS_MODULE``; it accepts every option of lintmigrations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+from . import replay
+
+PROG = "python -m safe_migrations"
+EXIT_USAGE = 2
+_SETTINGS_IN_MANAGE_PY = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)['"]""")
+
+
+def _settings_module(argv: list[str]) -> str | None:
+    """--settings / --pythonpath as Django reads them, else the environment, else ./manage.py."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--settings")
+    parser.add_argument("--pythonpath")
+    known, _ = parser.parse_known_args(argv)
+    if known.pythonpath:
+        sys.path.insert(0, known.pythonpath)
+    if known.settings:
+        os.environ["DJANGO_SETTINGS_MODULE"] = known.settings
+    if os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return os.environ["DJANGO_SETTINGS_MODULE"]
+    try:
+        found = _SETTINGS_IN_MANAGE_PY.search(Path("manage.py").read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    if found:
+        os.environ["DJANGO_SETTINGS_MODULE"] = found.group(1)
+        return found.group(1)
+    return None
+
+
+def _replay(argv: list[str]) -> tuple[Path | None, str | None]:
+    """The cache folder and this run's key; prints the recorded run and exits when it is valid."""
+    try:
+        from . import conf
+
+        cache_dir = conf.load({}).cache_dir
+        if cache_dir is None:
+            return None, None
+        run_key = replay.key(argv)
+        record = replay.load(cache_dir, run_key)
+    except Exception:  # noqa: BLE001 - a settings or config error: the normal run reports it
+        return None, None
+    if record is not None and record.still_valid():
+        sys.stdout.write(record.stdout)
+        sys.stderr.write(record.stderr)
+        sys.stdout.flush()
+        raise SystemExit(record.code)
+    return cache_dir, run_key
+
+
+def _connected() -> bool:
+    from django.db import connections
+
+    try:
+        wrappers = connections.all(initialized_only=True)
+    except TypeError:  # pragma: no cover - Django without initialized_only
+        wrappers = connections.all()
+    return any(getattr(w, "connection", None) is not None for w in wrappers)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code
+    sys.stderr.write(f"{exc.code}\n")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lintmigrations"]:
+        argv = argv[1:]
+    recorder = replay.Recorder()
+    recorder.start()  # before the settings are imported: they may read files too
+    if _settings_module(argv) is None:
+        sys.stderr.write(
+            f"error: {PROG}: no Django settings: run it from the folder of manage.py, "
+            "or pass --settings=<module> or set DJANGO_SETTINGS_MODULE\n"
+        )
+        return EXIT_USAGE
+    try:
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018 - imports the settings module, nothing else
+    except Exception as exc:  # noqa: BLE001 - a user's settings module that does not import
+        detail = str(exc).strip().splitlines()
+        sys.stderr.write(
+            f"error: {PROG}: cannot load the settings {os.environ['DJANGO_SETTINGS_MODULE']!r}: "
+            f"{type(exc).__name__}: {detail[0] if detail else ''}\n"
+        )
+        return EXIT_USAGE
+    cache_dir, run_key = _replay(argv) if replay.replayable(argv) else (None, None)
+
+    from django.core.management import ManagementUtility
+
+    out, err = replay.Tee(sys.stdout), replay.Tee(sys.stderr)
+    sys.stdout, sys.stderr = out, err
+    try:
+        ManagementUtility([PROG, "lintmigrations", *argv]).execute()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc)
+    finally:
+        sys.stdout, sys.stderr = out.real, err.real
+    if cache_dir is not None and run_key is not None and code in (0, 1) and not _connected():
+        from . import conf
+
+        root = conf.project_root()
+        try:
+            record = recorder.record(
+                out.text(), err.text(), code, extra_files=conf.pyproject_candidates(root), skip=cache_dir
+            )
+            replay.save(cache_dir, run_key, record)
+        except OSError:
+            pass  # the cache is an optimisation: never fail a run because it cannot be written
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

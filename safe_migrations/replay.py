@@ -1,0 +1,217 @@
+"""Answer a repeated run from the cache without starting Django.
+
+``manage.py lintmigrations`` always pays ``django.setup()`` (importing every app of the
+project) before the command even starts; on a large project that is most of a warm run.
+``python -m safe_migrations`` runs the same command, and on the way records what the run
+depended on: every file it read or imported (path, size, mtime, inode), every directory it
+listed (the names in it), the environment, the arguments, the working directory, the
+interpreter and whether the output went to a terminal. The next run with the same arguments
+imports only the settings (to find the cache), checks that record, and when nothing changed
+prints the recorded output and exits with the recorded code.
+
+Only runs that need nothing but files are recorded: no ``--pending``, ``--since``,
+``--trace``, ``--fix`` or ``--write-baseline``, no database connection opened (offline
+PostgreSQL SQL; other engines connect and are never replayed), and an exit code of 0 or 1.
+Anything unexpected while checking (an unreadable record, a settings error) means a normal run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .reads import Reads
+
+FORMAT = 1
+KEEP = 32  # records kept per cache directory (the most recently written)
+
+# Options whose result depends on more than files (a database, git, the clock) or that write.
+NOT_REPLAYED = (
+    "--pending",
+    "--trace",
+    "--trace-database",
+    "--since",
+    "--fix",
+    "--dry-run",
+    "--write-baseline",
+    "--no-cache",
+    "--list-rules",
+    "--explain",
+    "--help",
+    "--version",
+)
+# Environment variables that change between shells without changing what a run does.
+VOLATILE_ENV = frozenset(
+    {"_", "OLDPWD", "PWD", "SHLVL", "TERM_SESSION_ID", "WINDOWID", "SSH_AUTH_SOCK", "SSH_AGENT_PID"}
+)
+IGNORED_ROOTS = ("/proc/", "/dev/", "/sys/")
+PYCACHE = f"{os.sep}__pycache__{os.sep}"  # byte code follows its source, which is tracked
+
+
+def replayable(argv: list[str]) -> bool:
+    """False when an argument (or an abbreviation argparse would accept) is in NOT_REPLAYED."""
+    for arg in argv:
+        if arg == "-h":
+            return False
+        if arg.startswith("--"):
+            name = arg.split("=", 1)[0]
+            if any(option.startswith(name) for option in NOT_REPLAYED):
+                return False
+    return True
+
+
+def _env_digest() -> str:
+    h = hashlib.sha256()
+    for name in sorted(os.environ):
+        if name not in VOLATILE_ENV:
+            h.update(f"{name}={os.environ[name]}\0".encode(errors="surrogateescape"))
+    return h.hexdigest()
+
+
+def _stream_is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def key(argv: list[str]) -> str:
+    """Everything outside the files that can change what a run prints."""
+    import django
+
+    h = hashlib.sha256()
+    parts = (
+        FORMAT,
+        __version__,
+        django.__version__,
+        sys.executable,
+        sys.version,
+        os.getcwd(),
+        _env_digest(),
+        _stream_is_tty(sys.stdout),
+        _stream_is_tty(sys.stderr),
+        tuple(argv),
+    )
+    h.update(repr(parts).encode(errors="surrogateescape"))
+    return h.hexdigest()[:32]
+
+
+def _file_state(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _dir_state(path: str) -> str | None:
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(names).encode(errors="surrogateescape")).hexdigest()
+
+
+@dataclass
+class Record:
+    """What one run printed, and the state of everything it depended on."""
+
+    files: dict[str, tuple[int, int, int] | None]
+    dirs: dict[str, str | None]
+    stdout: str
+    stderr: str
+    code: int
+
+    def still_valid(self) -> bool:
+        return all(_file_state(p) == s for p, s in self.files.items()) and all(
+            _dir_state(p) == s for p, s in self.dirs.items()
+        )
+
+
+class Recorder(Reads):
+    """Every file opened for reading (with its state as it was read) and every directory listed."""
+
+    def state(self, path: str) -> tuple[int, int, int] | None:
+        return None if PYCACHE in path else _file_state(path)
+
+    def record(self, stdout: str, stderr: str, code: int, extra_files: list[Path], skip: Path) -> Record:
+        self.stop()
+        files = {p: s for p, s in self.files.items() if PYCACHE not in p}
+        for module in list(sys.modules.values()):
+            name = getattr(module, "__file__", None)
+            if isinstance(name, str) and name not in files:
+                files[os.path.abspath(name)] = _file_state(name)
+        for path in extra_files:
+            files.setdefault(str(path), _file_state(str(path)))
+        skipped = (str(skip) + os.sep, *IGNORED_ROOTS)
+        return Record(
+            files={p: s for p, s in files.items() if not p.startswith(skipped)},
+            dirs={
+                p: _dir_state(p)
+                for p in sorted(self.dirs)
+                if not (p + os.sep).startswith(skipped) and not (p + os.sep).endswith(PYCACHE)
+            },
+            stdout=stdout,
+            stderr=stderr,
+            code=code,
+        )
+
+
+class Tee:
+    """A stream that also keeps what was written (colour and isatty() as the real one)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return self.real.write(text)
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def folder(cache_dir: Path) -> Path:
+    return cache_dir / "replay"
+
+
+def load(cache_dir: Path, run_key: str) -> Record | None:
+    try:
+        with (folder(cache_dir) / f"{run_key}.pickle").open("rb") as fh:
+            data = pickle.load(fh)
+    except Exception:  # noqa: BLE001 - no record, or one we cannot read: a normal run
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    record = data.get("record")
+    return record if isinstance(record, Record) else None
+
+
+def save(cache_dir: Path, run_key: str, record: Record) -> None:
+    target = folder(cache_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    gitignore = cache_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("# Created by safe_migrations: a local cache.\n*\n")
+    fd, tmp = tempfile.mkstemp(dir=target, prefix=".record-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump({"format": FORMAT, "record": record}, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, target / f"{run_key}.pickle")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    records = sorted(target.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in records[KEEP:]:
+        old.unlink(missing_ok=True)

@@ -1,0 +1,210 @@
+"""python -m safe_migrations: a repeated run with nothing changed is answered without Django,
+and anything the run read (a migration, a file a migration opens, a new file) invalidates it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.project import REPO, Project, make_project
+
+ADD_FAX_INDEX = """
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [
+        migrations.AddIndex("book", models.Index(fields=["fax"], name="book_fax_idx")),
+    ]
+"""
+
+RUNSQL_FROM_FILE = """
+from pathlib import Path
+
+from django.db import migrations
+
+SQL = (Path(__file__).parent / "0004.sql").read_text()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [migrations.RunSQL(SQL, migrations.RunSQL.noop)]
+"""
+
+
+STARTED = """
+import os
+
+# Appends a line each time Django imports this app (the tests' probe for django.setup()).
+with open(os.environ["STARTED_LOG"], "a") as log:
+    log.write("started\\n")
+"""
+
+
+def run(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The module entry point; STARTED_LOG counts the runs that populated the app registry."""
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "proj_settings",
+        "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]),
+        "STARTED_LOG": str(project.root.parent / "started.log"),
+        **(env or {}),
+    }
+    environ.pop("SAFE_MIGRATIONS_NO_CACHE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "safe_migrations", *args],
+        cwd=project.root,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class Probe:
+    def __init__(self, project: Project) -> None:
+        self.log = project.root.parent / "started.log"
+        self.seen = 0
+
+    def started(self) -> bool:
+        """Whether Django was started since the last call."""
+        count = len(self.log.read_text().splitlines()) if self.log.exists() else 0
+        started, self.seen = count > self.seen, count
+        return started
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    made = make_project(tmp_path / "proj", cache=str(tmp_path / "cache"))
+    (made.root / "library" / "__init__.py").write_text(STARTED)
+    return made
+
+
+@pytest.fixture
+def probe(project: Project) -> Probe:
+    return Probe(project)
+
+
+def records(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "cache" / "replay").glob("*.pickle"))
+
+
+def test_second_run_replays_without_starting_django(project: Project, probe: Probe) -> None:
+    first = run(project, "--no-color")
+    assert first.returncode == 1, first.stderr[-2000:]
+    assert probe.started()
+    assert "SM205" in first.stdout
+    second = run(project, "--no-color")
+    assert not probe.started()
+    assert (second.returncode, second.stdout) == (first.returncode, first.stdout)
+    # The same as manage.py lintmigrations prints.
+    assert project.run("--no-color", env={"STARTED_LOG": str(probe.log)}).stdout == first.stdout
+
+
+def test_other_arguments_are_another_record(project: Project, probe: Probe, tmp_path: Path) -> None:
+    text = run(project, "--no-color")
+    as_json = run(project, "--format", "json")
+    assert as_json.stdout.startswith("{") and as_json.stdout != text.stdout
+    probe.started()
+    again = run(project, "--format", "json")
+    assert not probe.started() and again.stdout == as_json.stdout
+    assert len(records(tmp_path)) == 2
+
+
+def test_a_changed_migration_is_linted_again(project: Project, probe: Probe) -> None:
+    run(project, "--no-color")
+    probe.started()
+    migration = project.migrations / "0002_book_points.py"
+    migration.write_text(migration.read_text().replace("default=0", "null=True"))
+    changed = run(project, "--no-color")
+    assert probe.started()
+    assert "SM205" not in changed.stdout and changed.returncode == 0
+
+
+def test_a_new_migration_file_is_linted(project: Project, probe: Probe) -> None:
+    run(project, "--no-color")
+    probe.started()
+    project.write("0004_book_fax_idx", ADD_FAX_INDEX)
+    added = run(project, "--no-color")
+    assert probe.started()
+    assert "SM101" in added.stdout
+
+
+def test_a_file_a_migration_reads_is_tracked(project: Project, probe: Probe) -> None:
+    (project.migrations / "0004.sql").write_text("CREATE INDEX book_fax ON library_book (fax);")
+    project.write("0004_runsql", RUNSQL_FROM_FILE)
+    first = run(project, "--no-color")
+    assert "SM101" in first.stdout
+    probe.started()
+    run(project, "--no-color")
+    assert not probe.started()
+    (project.migrations / "0004.sql").write_text("CREATE INDEX CONCURRENTLY book_fax ON library_book (fax);")
+    changed = run(project, "--no-color")
+    assert probe.started()
+    assert "SM101" not in changed.stdout
+
+
+def test_environment_is_part_of_the_key(project: Project, probe: Probe) -> None:
+    run(project, "--no-color")
+    probe.started()
+    run(project, "--no-color", env={"SOME_SETTING_INPUT": "1"})
+    assert probe.started()
+
+
+@pytest.mark.parametrize("args", [("--since", "HEAD"), ("--no-cache",), ("--pend",)])
+def test_runs_that_need_more_than_files_are_never_recorded(
+    project: Project, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    run(project, *args)
+    assert records(tmp_path) == []
+
+
+def test_a_failed_run_is_not_recorded(project: Project, tmp_path: Path) -> None:
+    project.write("0004_broken", "this is not python\n")
+    broken = run(project)
+    assert broken.returncode == 2
+    assert records(tmp_path) == []
+
+
+def test_settings_errors_are_one_line(project: Project) -> None:
+    bad = run(project, env={"DJANGO_SETTINGS_MODULE": "no_such_settings"})
+    lines = [line for line in bad.stderr.splitlines() if not line.startswith("import time:")]
+    assert bad.returncode == 2
+    assert lines == [
+        "error: python -m safe_migrations: cannot load the settings 'no_such_settings': "
+        "ModuleNotFoundError: No module named 'no_such_settings'"
+    ]
+
+
+def test_settings_are_read_from_manage_py(project: Project, tmp_path: Path) -> None:
+    (project.root / "manage.py").write_text(
+        'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj_settings")\n'
+    )
+    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    environ["PYTHONPATH"] = os.pathsep.join([str(project.root), str(REPO)])
+    environ["STARTED_LOG"] = str(tmp_path / "started.log")
+    result = subprocess.run(
+        [sys.executable, "-m", "safe_migrations", "--no-color"],
+        cwd=project.root,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1 and "SM205" in result.stdout
+    environ["DJANGO_SETTINGS_MODULE"] = ""
+    os.remove(project.root / "manage.py")
+    missing = subprocess.run(
+        [sys.executable, "-m", "safe_migrations"],
+        cwd=project.root,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert missing.returncode == 2 and "no Django settings" in missing.stderr
