@@ -1,5 +1,6 @@
-"""``python -m safe_migrations [options]``: ``manage.py lintmigrations`` that answers a
-repeated run from the cache without starting Django (see safe_migrations.replay).
+"""``python -m safe_migrations [options]`` (or the ``django-migration-gate`` command):
+``manage.py lintmigrations`` that answers a repeated run from the cache without starting
+Django (see safe_migrations.replay).
 
 Run it from the folder of ``manage.py`` (the settings module is read from it) or give
 ``--settings`` / ``DJANGO_SETTINGS_MODULE``; it accepts every option of lintmigrations.
@@ -82,7 +83,12 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PROG
+    if argv is None and not sys.argv[0].endswith("__main__.py"):
+        PROG = os.path.basename(sys.argv[0])  # the console script
     argv = list(sys.argv[1:] if argv is None else argv)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the project, as manage.py has it
     if argv[:1] == ["lintmigrations"]:
         argv = argv[1:]
     recorder = replay.Recorder()
