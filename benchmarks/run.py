@@ -420,32 +420,29 @@ class Runner:
         modes = [m for m in OURS_MODES if m in a.ours_modes]
         if cache_dir.exists():
             shutil.rmtree(cache_dir)
-        if "cold" in modes or "warm" in modes or "since" in modes:
+
+        def unmeasured(cmd: list[str], log: str) -> None:
+            measure(
+                cmd,
+                cwd=proj.root,
+                env=child_env(a, proj, "ours", env),
+                timeout=a.timeout,
+                log=a.workdir / "logs" / proj.name / f"{log}-rep{rep}",
+                ok_codes=OK_CODES["ours"],
+            )
+
+        if modes:
             if "cold" in modes:
                 self.run_one(proj, "ours:cold", base, "ours", OK_CODES["ours"], env, rep)
-            else:  # fill the cache unmeasured
-                measure(
-                    base,
-                    cwd=proj.root,
-                    env=child_env(a, proj, "ours", env),
-                    timeout=a.timeout,
-                    log=a.workdir / "logs" / proj.name / f"ours-fill-rep{rep}",
-                    ok_codes=OK_CODES["ours"],
-                )
+            else:
+                unmeasured(base, "ours-fill")  # fill the cache
         if "warm" in modes:
             self.run_one(proj, "ours:warm", base, "ours", OK_CODES["ours"], env, rep)
         if "replay" in modes:
             # The module entry point records its first run (unmeasured) and answers the
             # second from that record when nothing it read has changed.
             module = [self.python, "-m", "safe_migrations", *labels, *a.ours_args]
-            measure(
-                module,
-                cwd=proj.root,
-                env=child_env(a, proj, "ours", env),
-                timeout=a.timeout,
-                log=a.workdir / "logs" / proj.name / f"ours-record-rep{rep}",
-                ok_codes=OK_CODES["ours"],
-            )
+            unmeasured(module, "ours-record")
             self.run_one(proj, "ours:replay", module, "ours", OK_CODES["ours"], env, rep)
         if "since" in modes:
             changed = proj.change()

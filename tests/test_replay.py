@@ -46,16 +46,20 @@ with open(os.environ["STARTED_LOG"], "a") as log:
 """
 
 
-def run(project: Project, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    project: Project, *args: str, env: dict[str, str] | None = None, settings: str | None = "proj_settings"
+) -> subprocess.CompletedProcess[str]:
     """The module entry point; STARTED_LOG counts the runs that populated the app registry."""
     environ = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "proj_settings",
         "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]),
         "STARTED_LOG": str(project.root.parent / "started.log"),
         **(env or {}),
     }
     environ.pop("SAFE_MIGRATIONS_NO_CACHE", None)
+    environ.pop("DJANGO_SETTINGS_MODULE", None)
+    if settings is not None:
+        environ["DJANGO_SETTINGS_MODULE"] = settings
     return subprocess.run(
         [sys.executable, "-m", "safe_migrations", *args],
         cwd=project.root,
@@ -172,7 +176,7 @@ def test_a_failed_run_is_not_recorded(project: Project, tmp_path: Path) -> None:
 
 
 def test_settings_errors_are_one_line(project: Project) -> None:
-    bad = run(project, env={"DJANGO_SETTINGS_MODULE": "no_such_settings"})
+    bad = run(project, settings="no_such_settings")
     lines = [line for line in bad.stderr.splitlines() if not line.startswith("import time:")]
     assert bad.returncode == 2
     assert lines == [
@@ -181,30 +185,12 @@ def test_settings_errors_are_one_line(project: Project) -> None:
     ]
 
 
-def test_settings_are_read_from_manage_py(project: Project, tmp_path: Path) -> None:
+def test_settings_are_read_from_manage_py(project: Project) -> None:
     (project.root / "manage.py").write_text(
         'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj_settings")\n'
     )
-    environ = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    environ["PYTHONPATH"] = os.pathsep.join([str(project.root), str(REPO)])
-    environ["STARTED_LOG"] = str(tmp_path / "started.log")
-    result = subprocess.run(
-        [sys.executable, "-m", "safe_migrations", "--no-color"],
-        cwd=project.root,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1 and "SM205" in result.stdout
-    environ["DJANGO_SETTINGS_MODULE"] = ""
+    found = run(project, "--no-color", settings=None)
+    assert found.returncode == 1 and "SM205" in found.stdout
     os.remove(project.root / "manage.py")
-    missing = subprocess.run(
-        [sys.executable, "-m", "safe_migrations"],
-        cwd=project.root,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    missing = run(project, settings=None)
     assert missing.returncode == 2 and "no Django settings" in missing.stderr
