@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -369,21 +370,23 @@ def collect(
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
         collector = MigrationCollector(connection, config.root)
-        for item in walk(
-            loaded.graph,
-            plan,
-            misses,
-            collector,
-            loaded.files,
-            real_apps=loaded.loader.unmigrated_apps,
-            replay=_cached_history(cache, plan, digests, hits),
-        ):
-            if item.error is not None:
-                errors.append(item.error)
-            elif item.collected is not None:
-                fresh[item.key] = item.collected
-                if cache is not None:
-                    cache.put(digests[item.key], item.collected)
+        # The offline catalogue parses every statement as it is generated.
+        with _trusted_parsing(target):
+            for item in walk(
+                loaded.graph,
+                plan,
+                misses,
+                collector,
+                loaded.files,
+                real_apps=loaded.loader.unmigrated_apps,
+                replay=_cached_history(cache, plan, digests, hits),
+            ):
+                if item.error is not None:
+                    errors.append(item.error)
+                elif item.collected is not None:
+                    fresh[item.key] = item.collected
+                    if cache is not None:
+                        cache.put(digests[item.key], item.collected)
     out = []
     for key in plan:
         if key in fresh:
@@ -391,6 +394,14 @@ def collect(
         elif key in hits:
             out.append((hits[key], True))
     return out
+
+
+def _trusted_parsing(target: Target) -> contextlib.AbstractContextManager[None]:
+    if target.vendor != "postgresql":
+        return contextlib.nullcontext()
+    from .parsing.postgres import trusted_nodes
+
+    return trusted_nodes()
 
 
 def run_rules(rules: Iterable[Rule], ctx: MigrationContext, config: Config) -> Iterable[Finding]:
