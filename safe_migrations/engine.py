@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,31 @@ def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
     loaded = load_graph(connection)
     applied = set(loaded.loader.applied_migrations)
     return loaded, {k for k in loaded.graph.nodes if k not in applied}
+
+
+@contextlib.contextmanager
+def spaced_gc_passes(first_generation: int = 10_000) -> Iterator[None]:
+    """Fewer cyclic garbage collector passes while a whole lint runs.
+
+    A cold run allocates millions of short-lived objects (parse trees, rendered models,
+    facts) and, at the default threshold of 700 allocations, spends a fifth of its time
+    in the collector, mostly re-traversing what Django and the imports left in memory.
+    Those objects are frozen (never traversed again until unfrozen) and the first
+    generation collected every ``first_generation`` allocations instead; both are
+    restored on exit (a process that froze objects itself keeps them as they are). The
+    garbage is the same, collected later.
+    """
+    before = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(first_generation, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if freeze:
+            gc.unfreeze()
 
 
 def lint(config: Config, request: Request) -> Run:
