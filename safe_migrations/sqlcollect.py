@@ -228,6 +228,7 @@ class MigrationCollector:
         self.connection = connection
         self.root = root
         self._root_resolved: Path | None = None
+        self._dirs: dict[Path, Path] = {}
         self.facts = FactMaker(connection)
 
     def replay(self, collected: CollectedMigration) -> None:
@@ -266,10 +267,19 @@ class MigrationCollector:
             if self._root_resolved is None:
                 self._root_resolved = self.root.resolve()
             try:
-                return str(path.resolve().relative_to(self._root_resolved))
+                return str(self._resolve(path).relative_to(self._root_resolved))
             except ValueError:
                 pass
         return str(path)
+
+    def _resolve(self, path: Path) -> Path:
+        """``path.resolve()``, resolving each migrations directory once (not once per file)."""
+        if path.name in ("", "..") or path.is_symlink():
+            return path.resolve()
+        parent = self._dirs.get(path.parent)
+        if parent is None:
+            parent = self._dirs[path.parent] = path.parent.resolve()
+        return parent / path.name
 
     def collect(self, migration: Any, state: ProjectState, path: Path | None) -> CollectedMigration:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
