@@ -151,7 +151,7 @@ def trusted_nodes() -> Iterator[None]:
 
     ``Node.__setattr__`` validates and coerces each value assigned to a node, about three
     quarters of what ``parse_sql`` costs; the values the parser assigns already have the
-    types it checks for (tests/test_parsing_trusted.py compares both ways), so inside this
+    types it checks for (tests/test_pglast_shortcuts.py compares both ways), so inside this
     block plain slot assignment is used and the trees are the same. Only the parser may
     build nodes inside it: nodes built by hand keep their checks outside. Changing the
     class attribute costs about 0.1 ms (every node class is updated), so the block wraps

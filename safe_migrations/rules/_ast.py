@@ -96,13 +96,29 @@ def _populate_ancestors(root: Any) -> None:
                         todo.append((Ancestor(here, item, sub_index), value))
 
 
+_CONCURRENT: dict[int, tuple[Any, tuple[str, str]]] = {}
+
+
 def concurrent_index_sql(node: Any) -> tuple[str, str]:
-    """CREATE INDEX CONCURRENTLY IF NOT EXISTS for ``node``, and its DROP."""
-    copied = clone(node)
-    copied.concurrent = True
-    copied.if_not_exists = True
-    name = node.idxname or ""
-    return deparse(copied), f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'
+    """CREATE INDEX CONCURRENTLY IF NOT EXISTS for ``node``, and its DROP.
+
+    Several rules' fixes ask it of the same CREATE INDEX: the answer is kept per node
+    (node held, so its id stays its own; parse trees are shared and never mutated).
+    """
+    cached = _CONCURRENT.get(id(node))
+    if cached is None or cached[0] is not node:
+        if len(_CONCURRENT) > 50_000:
+            _CONCURRENT.clear()
+        # Only the statement's own flags change: its children are shared, not copied.
+        copied = object.__new__(type(node))
+        for name in type(node).__slots__:
+            object.__setattr__(copied, name, getattr(node, name))
+        copied.concurrent = True
+        copied.if_not_exists = True
+        drop = f'DROP INDEX CONCURRENTLY IF EXISTS "{node.idxname or ""}"'
+        cached = (node, (deparse(copied), drop))
+        _CONCURRENT[id(node)] = cached
+    return cached[1]
 
 
 def char_flag(value: Any) -> bool:
