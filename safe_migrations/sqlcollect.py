@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -228,7 +229,7 @@ class MigrationCollector:
         self.connection = connection
         self.root = root
         self._root_resolved: Path | None = None
-        self._dirs: dict[Path, Path] = {}
+        self._dirs: dict[str, str | None] = {}  # directory -> relative to root (None: outside)
         self.facts = FactMaker(connection)
 
     def replay(self, collected: CollectedMigration) -> None:
@@ -263,23 +264,28 @@ class MigrationCollector:
     def relative(self, path: Path | None) -> str | None:
         if path is None:
             return None
-        if self.root is not None:
-            if self._root_resolved is None:
-                self._root_resolved = self.root.resolve()
-            try:
-                return str(self._resolve(path).relative_to(self._root_resolved))
-            except ValueError:
-                pass
-        return str(path)
-
-    def _resolve(self, path: Path) -> Path:
-        """``path.resolve()``, resolving each migrations directory once (not once per file)."""
+        if self.root is None:
+            return str(path)
         if path.name in ("", "..") or path.is_symlink():
-            return path.resolve()
-        parent = self._dirs.get(path.parent)
-        if parent is None:
-            parent = self._dirs[path.parent] = path.parent.resolve()
-        return parent / path.name
+            found = self._relative(path)
+            return str(path) if found is None else found
+        # The file's directory is resolved once, not once per file (pathlib is slow).
+        head, name = os.path.split(str(path))
+        if head not in self._dirs:
+            self._dirs[head] = self._relative(path.parent)
+        directory = self._dirs[head]
+        if directory is None:
+            return str(path)
+        return name if directory == "." else os.path.join(directory, name)
+
+    def _relative(self, path: Path) -> str | None:
+        """``path`` resolved, relative to the project root; None outside it."""
+        if self._root_resolved is None:
+            self._root_resolved = self.root.resolve() if self.root is not None else None
+        try:
+            return str(path.resolve().relative_to(self._root_resolved))  # type: ignore[arg-type]
+        except ValueError:
+            return None
 
     def collect(self, migration: Any, state: ProjectState, path: Path | None) -> CollectedMigration:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
