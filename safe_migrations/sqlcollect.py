@@ -127,9 +127,10 @@ class FactMaker:
         has_default = field.has_default()
         db_default = getattr(field, "db_default", NOT_PROVIDED)
         cls = type(field)
+        code = serialize(field)  # never raises: repr() when it cannot be written
         try:
             _, _, _, kwargs = field.deconstruct()
-            class_code = serialize(field).split("(", 1)[0]
+            class_code = code.split("(", 1)[0]
             kwargs_code = tuple((k, serialize(v)) for k, v in kwargs.items())
         except Exception:  # noqa: BLE001 - custom fields with odd deconstruct()
             class_code, kwargs_code = f"{cls.__module__}.{cls.__qualname__}", ()
@@ -156,7 +157,7 @@ class FactMaker:
             db_constraint=bool(getattr(field, "db_constraint", False)),
             generated=bool(getattr(field, "generated", False)),
             db_persist=bool(getattr(field, "db_persist", False)),
-            code=serialize(field),
+            code=code,
             class_code=class_code,
             kwargs_code=kwargs_code,
         )
