@@ -143,3 +143,32 @@ def test_concurrent_index_sql_is_the_deparsed_deep_copy(sql):
     assert concurrent_index_sql(node) == expected
     assert concurrent_index_sql(node) == expected  # kept
     assert (node.concurrent, node.if_not_exists) == flags  # the shared tree is left alone
+
+
+def test_the_rules_reuse_the_trees_the_offline_catalogue_parsed(monkeypatch):
+    from django.db import migrations, models
+
+    from safe_migrations.conf import Config
+    from safe_migrations.context import Target
+    from safe_migrations.engine import analyse, enabled_rules
+    from safe_migrations.parsing.postgres import parse
+    from tests import harness
+    from tests.conftest import initial
+
+    parse.cache_clear()
+    with monkeypatch.context() as patched:  # collect only: the rules run below
+        patched.setattr(harness, "analyse", lambda *args: ([], None))
+        result = harness.run(
+            initial(),
+            harness.Mig(
+                [
+                    migrations.AddField("customer", "score", models.IntegerField(default=0)),
+                    migrations.AddIndex("customer", models.Index(fields=["name"], name="customer_name_idx")),
+                ]
+            ),
+        )
+    last = result.collected[-1]
+    assert len(last.statements) >= 3
+    before = parse.cache_info().misses
+    analyse(last, Target("postgresql", 15), enabled_rules(Config()), Config())
+    assert parse.cache_info().misses == before  # every statement found parsed already
