@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,31 @@ def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
     loaded = load_graph(connection)
     applied = set(loaded.loader.applied_migrations)
     return loaded, {k for k in loaded.graph.nodes if k not in applied}
+
+
+@contextlib.contextmanager
+def spaced_gc_passes(first_generation: int = 10_000) -> Iterator[None]:
+    """Fewer cyclic garbage collector passes while a whole lint runs.
+
+    A cold run allocates millions of short-lived objects (parse trees, rendered models,
+    facts) and, at the default threshold of 700 allocations, spends a fifth of its time
+    in the collector, mostly re-traversing what Django and the imports left in memory.
+    Those objects are frozen (never traversed again until unfrozen) and the first
+    generation collected every ``first_generation`` allocations instead; both are
+    restored on exit (a process that froze objects itself keeps them as they are). The
+    garbage is the same, collected later.
+    """
+    before = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(first_generation, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if freeze:
+            gc.unfreeze()
 
 
 def lint(config: Config, request: Request) -> Run:
@@ -374,21 +401,23 @@ def collect(
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
         collector = MigrationCollector(connection, config.root)
-        for item in walk(
-            loaded.graph,
-            plan,
-            misses,
-            collector,
-            loaded.files,
-            real_apps=loaded.loader.unmigrated_apps,
-            replay=_cached_history(cache, plan, digests, hits),
-        ):
-            if item.error is not None:
-                errors.append(item.error)
-            elif item.collected is not None:
-                fresh[item.key] = item.collected
-                if cache is not None:
-                    cache.put(digests[item.key], item.collected)
+        # The offline catalogue parses every statement as it is generated.
+        with _trusted_parsing(target):
+            for item in walk(
+                loaded.graph,
+                plan,
+                misses,
+                collector,
+                loaded.files,
+                real_apps=loaded.loader.unmigrated_apps,
+                replay=_cached_history(cache, plan, digests, hits),
+            ):
+                if item.error is not None:
+                    errors.append(item.error)
+                elif item.collected is not None:
+                    fresh[item.key] = item.collected
+                    if cache is not None:
+                        cache.put(digests[item.key], item.collected)
     out = []
     for key in plan:
         if key in fresh:
@@ -396,6 +425,14 @@ def collect(
         elif key in hits:
             out.append((hits[key], True))
     return out
+
+
+def _trusted_parsing(target: Target) -> contextlib.AbstractContextManager[None]:
+    if target.vendor != "postgresql":
+        return contextlib.nullcontext()
+    from .parsing.postgres import trusted_nodes
+
+    return trusted_nodes()
 
 
 def run_rules(rules: Iterable[Rule], ctx: MigrationContext, config: Config) -> Iterable[Finding]:

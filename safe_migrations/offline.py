@@ -147,14 +147,17 @@ class OfflineSchemaEditorMixin:
         if catalog is None or self._safe_migrations_emulating:
             super().execute(text, None)  # type: ignore[misc]
             return
-        notes = catalog.parents_locked(text), catalog.proven_not_null(text)
+        # Parsed as Django collects it (BaseDatabaseSchemaEditor.execute ends it with ';'):
+        # the same text, so the rules find its parse tree in parse()'s cache.
+        collected = text if text.rstrip().endswith(";") else text + ";"
+        notes = catalog.parents_locked(collected), catalog.proven_not_null(collected)
         super().execute(text, None)  # type: ignore[misc]
         record = getattr(self, "safe_migrations_notes", None)
         if any(notes) and record is not None:
             # Read by the collector: what the catalogue knows before the statement runs
             # that its text does not show (locks on FK parents, CHECKs proving NOT NULL).
             record[len(self.collected_sql) - 1] = notes
-        catalog.apply(text)
+        catalog.apply(collected)
 
     def _get_sequence_name(self, table: str, column: str) -> str | None:
         # The serial/identity sequence of a column, from the catalogue of this run.

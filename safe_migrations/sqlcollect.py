@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -126,9 +127,10 @@ class FactMaker:
         has_default = field.has_default()
         db_default = getattr(field, "db_default", NOT_PROVIDED)
         cls = type(field)
+        code = serialize(field)  # never raises: repr() when it cannot be written
         try:
             _, _, _, kwargs = field.deconstruct()
-            class_code = serialize(field).split("(", 1)[0]
+            class_code = code.split("(", 1)[0]
             kwargs_code = tuple((k, serialize(v)) for k, v in kwargs.items())
         except Exception:  # noqa: BLE001 - custom fields with odd deconstruct()
             class_code, kwargs_code = f"{cls.__module__}.{cls.__qualname__}", ()
@@ -155,7 +157,7 @@ class FactMaker:
             db_constraint=bool(getattr(field, "db_constraint", False)),
             generated=bool(getattr(field, "generated", False)),
             db_persist=bool(getattr(field, "db_persist", False)),
-            code=serialize(field),
+            code=code,
             class_code=class_code,
             kwargs_code=kwargs_code,
         )
@@ -228,6 +230,7 @@ class MigrationCollector:
         self.connection = connection
         self.root = root
         self._root_resolved: Path | None = None
+        self._dirs: dict[str, str | None] = {}  # directory -> relative to root (None: outside)
         self.facts = FactMaker(connection)
 
     def replay(self, collected: CollectedMigration) -> None:
@@ -262,14 +265,28 @@ class MigrationCollector:
     def relative(self, path: Path | None) -> str | None:
         if path is None:
             return None
-        if self.root is not None:
-            if self._root_resolved is None:
-                self._root_resolved = self.root.resolve()
-            try:
-                return str(path.resolve().relative_to(self._root_resolved))
-            except ValueError:
-                pass
-        return str(path)
+        if self.root is None:
+            return str(path)
+        if path.name in ("", "..") or path.is_symlink():
+            found = self._relative(path)
+            return str(path) if found is None else found
+        # The file's directory is resolved once, not once per file (pathlib is slow).
+        head, name = os.path.split(str(path))
+        if head not in self._dirs:
+            self._dirs[head] = self._relative(path.parent)
+        directory = self._dirs[head]
+        if directory is None:
+            return str(path)
+        return name if directory == "." else os.path.join(directory, name)
+
+    def _relative(self, path: Path) -> str | None:
+        """``path`` resolved, relative to the project root; None outside it."""
+        if self._root_resolved is None:
+            self._root_resolved = self.root.resolve() if self.root is not None else None
+        try:
+            return str(path.resolve().relative_to(self._root_resolved))  # type: ignore[arg-type]
+        except ValueError:
+            return None
 
     def collect(self, migration: Any, state: ProjectState, path: Path | None) -> CollectedMigration:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)

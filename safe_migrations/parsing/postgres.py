@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -139,6 +140,44 @@ def locks_of(node: Any) -> list[TableLock]:
                     refs.append(TableLock(relname(con.pktable), Lock.SHARE_ROW_EXCLUSIVE))
         return refs
     return []
+
+
+_trusted_depth = 0
+
+
+@contextmanager
+def trusted_nodes() -> Iterator[None]:
+    """Let pglast's parser build its nodes without re-checking every attribute.
+
+    ``Node.__setattr__`` validates and coerces each value assigned to a node, about three
+    quarters of what ``parse_sql`` costs; the values the parser assigns already have the
+    types it checks for (tests/test_pglast_shortcuts.py compares both ways), so inside this
+    block plain slot assignment is used and the trees are the same. Only the parser may
+    build nodes inside it: nodes built by hand keep their checks outside. Changing the
+    class attribute costs about 0.1 ms (every node class is updated), so the block wraps
+    a whole phase (the collection walk), not each parse. Re-entrant.
+
+    ``Boolean`` keeps its check: the parser builds the one of an ``A_Const`` (``true``)
+    from a C int, which the check turns into a bool.
+    """
+    global _trusted_depth
+    checked = ast.Node.__dict__.get("__setattr__")
+    if checked is None or _trusted_depth:
+        _trusted_depth += 1
+        try:
+            yield
+        finally:
+            _trusted_depth -= 1
+        return
+    _trusted_depth = 1
+    del ast.Node.__setattr__  # type: ignore[misc]
+    ast.Boolean.__setattr__ = checked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del ast.Boolean.__setattr__  # type: ignore[misc]
+        ast.Node.__setattr__ = checked  # type: ignore[method-assign]
+        _trusted_depth = 0
 
 
 @lru_cache(maxsize=8192)

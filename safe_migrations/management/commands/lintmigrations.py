@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from safe_migrations import baseline, conf, reporters
 from safe_migrations.docs import explain
-from safe_migrations.engine import DatabaseUnavailable, Request, lint
+from safe_migrations.engine import DatabaseUnavailable, Request, lint, spaced_gc_passes
 from safe_migrations.loading import GraphError
 from safe_migrations.reporters import sql as sql_reporter
 from safe_migrations.rules import all_rules, find_rule
@@ -199,6 +199,10 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: --fix would refuse: {problem}")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        with spaced_gc_passes():
+            self._handle(**options)
+
+    def _handle(self, **options: Any) -> None:
         if options["list_rules"]:
             for rule in all_rules():
                 self.stdout.write(f"{rule.code}  {rule.name:<42} {rule.severity.label:<8} {rule.summary()}")
