@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import django
 
-from . import __version__
+from . import __version__, reads
 from .facts import CollectedMigration
 
 Key = tuple[str, str]
@@ -66,19 +67,72 @@ def _modules_used(module: ModuleType, submodules: dict[str, set[str]]) -> set[st
     return names
 
 
-@functools.cache
-def _not_tracked() -> tuple[str, ...]:
-    """Code whose version is already in the key: the standard library, Django, this tool."""
-    roots = {os.path.dirname(os.__file__), str(Path(django.__file__).parent), str(Path(__file__).parent)}
+_INSTALLED = (f"{os.sep}site-packages{os.sep}", f"{os.sep}dist-packages{os.sep}")
+_VOLATILE_SETTINGS = frozenset({"SECRET_KEY", "SECRET_KEY_FALLBACKS"})  # often random per process
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _with_real(roots: set[str]) -> tuple[str, ...]:
     return tuple(
         {os.path.join(r, "") for r in roots} | {os.path.join(os.path.realpath(r), "") for r in roots}
     )
 
 
-def inputs_digest(loaded: Any) -> str:
-    """What a migration's SQL and findings depend on beyond its own file: the project modules
-    it uses (a custom field, a RunPython function kept elsewhere) and the files read while
-    the migrations were imported. Any change there invalidates the whole cache."""
+@functools.cache
+def _versioned() -> tuple[str, ...]:
+    """Code whose version is already in the key: Django and this tool."""
+    return _with_real({str(Path(django.__file__).parent), str(Path(__file__).parent)})
+
+
+@functools.cache
+def _stdlib() -> tuple[str, ...]:
+    return _with_real({os.path.dirname(os.__file__)})
+
+
+def _installed(path: str) -> bool:
+    return any(part in path for part in _INSTALLED)
+
+
+def _tracked(path: str) -> bool:
+    """Not Django, not this tool, not the standard library (site-packages inside it counts)."""
+    if path.startswith(_versioned()):
+        return False
+    return not path.startswith(_stdlib()) or _installed(path)
+
+
+def _first_party(path: str) -> bool:
+    """The project's own code: tracked, and not an installed package."""
+    return _tracked(path) and not _installed(path)
+
+
+def settings_digest() -> str:
+    """Every setting's value (object addresses left out): migrations read settings
+    (AUTH_USER_MODEL and other swappable models, DEFAULT_INDEX_TABLESPACE, anything)."""
+    from django.conf import settings
+
+    h = hashlib.sha256()
+    for name in sorted(dir(settings._wrapped)):
+        if name.isupper() and name not in _VOLATILE_SETTINGS:
+            try:
+                text = repr(getattr(settings, name))
+            except Exception:  # noqa: BLE001 - a setting whose repr fails: its name only
+                text = "?"
+            h.update(f"{name}={_ADDRESS.sub('', text)}\0".encode(errors="surrogateescape"))
+    return h.hexdigest()
+
+
+def inputs_digest(loaded: Any, *, exclude: Path | None = None) -> tuple[str, set[str]]:
+    """What a migration's SQL and findings depend on beyond its own file, and the files read.
+
+    - every setting;
+    - the project's own modules (anything imported that is not an installed package, the
+      standard library, Django or this tool): a custom field, its helpers, a RunPython
+      function, a constant of SQL text, the settings module;
+    - installed modules the migration modules use (imports, classes' bases, functions);
+    - data files read so far in the run, outside ``exclude`` (the cache): a ``.sql`` a
+      migration or a helper module reads when imported.
+    Any change there invalidates the whole cache.
+    """
     migration_files = {str(p) for p in loaded.files.values()}
     modules = {type(m).__module__ for m in loaded.loader.disk_migrations.values()}
     names: set[str] = set()
@@ -87,22 +141,33 @@ def inputs_digest(loaded: Any) -> str:
         module = sys.modules.get(name)
         if module is not None:
             names |= _modules_used(module, submodules)
-    paths = {_source(p) for p in loaded.read}
+    skipped = str(exclude) + os.sep if exclude is not None else None
+    paths = {
+        _source(p)
+        for p in loaded.read | reads.everything_read()
+        if not (skipped and p.startswith(skipped)) and f"{os.sep}__pycache__{os.sep}" not in p
+    }
+    paths |= {_source(p) for p in loaded.read if p.endswith(".pyc")}
     for name in names - modules:
         path = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(path, str):
             paths.add(path)
-    skip = _not_tracked()
-    h = hashlib.sha256()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str) and _first_party(path):
+            paths.add(path)
+    h = hashlib.sha256(settings_digest().encode())
+    hashed = set()
     for path in sorted(paths - migration_files):
-        if path.startswith(skip):
+        if not _tracked(path) or not os.path.isfile(path):
             continue
         h.update(path.encode(errors="surrogateescape") + b"\0")
         try:
             h.update(Path(path).read_bytes())
         except OSError:
             h.update(b"?")
-    return h.hexdigest()
+        hashed.add(path)
+    return h.hexdigest(), hashed
 
 
 def chain_keys(
@@ -113,14 +178,17 @@ def chain_keys(
     vendor: str,
     server_version: int | None,
     inputs: str = "",
+    root: Path | None = None,
 ) -> dict[Key, str]:
     """A digest per migration covering its file and, through its parents, all before it."""
-    salt = f"{FORMAT}|{tool_digest()}|{django.__version__}|{vendor}|{server_version}|{inputs}"
+    salt = f"{FORMAT}|{tool_digest()}|{django.__version__}|{vendor}|{server_version}|{inputs}|{root}"
     digests: dict[Key, str] = {}
     for key in plan:
         h = hashlib.sha256(salt.encode())
         h.update(repr(key).encode())
         path = files.get(key)
+        if path is not None:  # where it is (reports show it), through a symlink too
+            h.update(os.fsencode(os.path.realpath(path) if os.path.islink(path) else path))
         try:
             h.update(path.read_bytes() if path else b"?")
         except OSError:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -173,7 +175,19 @@ def lint(config: Config, request: Request) -> Run:
     return _lint(config, request)
 
 
+def _changed_since(started_ns: int, paths: list[str]) -> bool:
+    """Whether a file was modified after the run started (an editor saving during a lint)."""
+    for path in paths:
+        try:
+            if os.stat(path).st_mtime_ns >= started_ns:
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def _lint(config: Config, request: Request) -> Run:
+    started = time.time_ns()
     connection, target = open_connection(config, request.pending)
     if request.pending:
         loaded, pending = pending_keys(connection)
@@ -192,18 +206,20 @@ def _lint(config: Config, request: Request) -> Run:
     )
     errors: list[LoadError] = [_relative_error(e, config.root) for e in loaded.errors]
     cache = Cache(config.cache_dir) if config.cache_dir is not None else None
-    digests = (
-        chain_keys(
+    digests: dict[Key, str] = {}
+    hashed: list[str] = []  # the files the keys were computed from
+    if cache is not None:
+        inputs, used = inputs_digest(loaded, exclude=config.cache_dir)
+        hashed = [*map(str, loaded.files.values()), *used]
+        digests = chain_keys(
             plan,
             loaded.graph,
             loaded.files,
             vendor=target.vendor,
             server_version=target.server_version,
-            inputs=inputs_digest(loaded),
+            inputs=inputs,
+            root=config.root,
         )
-        if cache is not None
-        else {}
-    )
     collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors, cache, digests)
     rules: list[Rule] | None = None  # imported on the first cache miss only
     signature = _analysis_signature(config, target)
@@ -223,6 +239,8 @@ def _lint(config: Config, request: Request) -> Run:
             result = replace(result, cached=True)
         findings.extend(found)
         results.append(result)
+    if cache is not None and _changed_since(started, hashed):
+        cache = None  # a file the keys hashed was edited during the run: keep nothing from it
     if cache is not None:
         try:
             cache.save()

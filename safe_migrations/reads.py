@@ -70,3 +70,11 @@ class Reads:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def everything_read() -> set[str]:
+    """The files every active collector has seen opened (a whole run's under python -m)."""
+    found: set[str] = set()
+    for reads in _ACTIVE:
+        found.update(reads.files)
+    return found

@@ -314,6 +314,59 @@ class Money(models.DecimalField):
     assert '"price" numeric(14, 2) NULL' in project.run("--format", "sql").stdout
 
 
+ADD_TITLE_INDEX = """
+from django.db import migrations, models
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [migrations.AddIndex("book", models.Index(fields=["title"], name="book_title_idx"))]
+"""
+
+
+def test_cache_follows_what_project_modules_import_and_the_settings(tmp_path):
+    """A constant imported from a helper, a module the custom field's module imports, a setting."""
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    (project.root / "coltypes.py").write_text('CODE_TYPE = "json"\n')
+    (project.root / "library" / "fields.py").write_text(
+        "import coltypes\nfrom django.db import models\n\n\n"
+        "class CodeField(models.Field):\n    def db_type(self, connection):\n        return coltypes.CODE_TYPE\n"
+    )
+    (project.root / "library" / "sqltext.py").write_text(
+        'SQL = "CREATE INDEX fax_idx ON library_book (fax)"\n'
+    )
+    (project.root / "library" / "models.py").write_text("from library import fields, sqltext  # noqa\n")
+    project.write(
+        "0004_code_and_sql",
+        """
+        from django.db import migrations
+
+        from library.fields import CodeField
+        from library.sqltext import SQL
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.AddField("book", "code", CodeField(null=True)), migrations.RunSQL(SQL)]
+        """,
+    )
+    first = project.run("--format", "sql").stdout
+    assert '"code" json NULL' in first and "CREATE INDEX fax_idx" in first
+    (project.root / "coltypes.py").write_text('CODE_TYPE = "varchar(10)"\n')
+    (project.root / "library" / "sqltext.py").write_text(
+        'SQL = "CREATE INDEX CONCURRENTLY fax_idx ON library_book (fax)"\n'
+    )
+    second = project.run("--format", "sql").stdout
+    assert '"code" varchar(10) NULL' in second and "CREATE INDEX CONCURRENTLY fax_idx" in second
+
+
+def test_cache_follows_the_settings(tmp_path):
+    project = make_project(tmp_path, cache=str(tmp_path / "cache"))
+    project.write("0004_book_title_idx", ADD_TITLE_INDEX)
+    assert "TABLESPACE" not in project.run("--format", "sql").stdout
+    settings = project.root / "proj_settings.py"
+    settings.write_text(settings.read_text() + 'DEFAULT_INDEX_TABLESPACE = "fastidx"\n')
+    assert 'TABLESPACE "fastidx"' in project.run("--format", "sql").stdout
+
+
 def test_baseline_accepts_todays_findings_and_fails_on_new_ones(project, tmp_path):
     base = tmp_path / "baseline.json"
     written = project.run("--write-baseline", str(base), "--fail-on", "never")
