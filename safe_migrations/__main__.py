@@ -63,16 +63,6 @@ def _replay(argv: list[str]) -> tuple[Path | None, str | None]:
     return cache_dir, run_key
 
 
-def _connected() -> bool:
-    from django.db import connections
-
-    try:
-        wrappers = connections.all(initialized_only=True)
-    except TypeError:  # pragma: no cover - Django without initialized_only
-        wrappers = connections.all()
-    return any(getattr(w, "connection", None) is not None for w in wrappers)
-
-
 def _exit_code(exc: SystemExit) -> int:
     if exc.code is None:
         return 0
@@ -113,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     cache_dir, run_key = _replay(argv) if replay.replayable(argv) else (None, None)
 
     from django.core.management import ManagementUtility
+    from django.db.backends.signals import connection_created
 
+    connected: list[str] = []  # a run that talked to a database depends on more than files
+
+    def note_connection(sender: object, connection: object, **kwargs: object) -> None:
+        connected.append(str(getattr(connection, "alias", "?")))
+
+    connection_created.connect(note_connection, weak=False)
     out, err = replay.Tee(sys.stdout), replay.Tee(sys.stderr)
     sys.stdout, sys.stderr = out, err
     try:
@@ -123,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         code = _exit_code(exc)
     finally:
         sys.stdout, sys.stderr = out.real, err.real
-    if cache_dir is not None and run_key is not None and code in (0, 1) and not _connected():
+    if cache_dir is not None and run_key is not None and code in (0, 1) and not connected:
         from . import conf
 
         root = conf.project_root()
@@ -131,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             record = recorder.record(
                 out.text(), err.text(), code, extra_files=conf.pyproject_candidates(root), skip=cache_dir
             )
-            replay.save(cache_dir, run_key, record)
+            if record is not None:
+                replay.save(cache_dir, run_key, record)
         except OSError:
             pass  # the cache is an optimisation: never fail a run because it cannot be written
     return code

@@ -18,10 +18,13 @@ Anything unexpected while checking (an unreadable record, a settings error) mean
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import pickle
+import stat
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +32,7 @@ from typing import Any
 from . import __version__
 from .reads import Reads
 
-FORMAT = 1
+FORMAT = 2
 KEEP = 32  # records kept per cache directory (the most recently written)
 
 # Options whose result depends on more than files (a database, git, the clock) or that write.
@@ -98,17 +101,38 @@ def key(argv: list[str]) -> str:
         _stream_is_tty(sys.stdout),
         _stream_is_tty(sys.stderr),
         tuple(argv),
+        tuple(sys.flags),  # -O, -E, -I, -B ...
+        tuple(sys.warnoptions),  # -W error turns a warning into a failure
+        sorted(sys._xoptions.items()),
     )
     h.update(repr(parts).encode(errors="surrogateescape"))
     return h.hexdigest()[:32]
 
 
+_REAL_STAT = os.stat  # Recorder replaces os.stat while a run is recorded
+
+
 def _file_state(path: str) -> tuple[int, int, int] | None:
     try:
-        st = os.stat(path)
+        st = _REAL_STAT(path)
     except OSError:
         return None
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _stat_state(path: str) -> tuple[int, int, int] | tuple[str] | None:
+    try:
+        st = _REAL_STAT(path)
+    except OSError:
+        return None
+    return ("dir",) if stat.S_ISDIR(st.st_mode) else (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _source(path: str) -> str:
+    try:
+        return importlib.util.source_from_cache(path)
+    except ValueError:
+        return path
 
 
 def _dir_state(path: str) -> str | None:
@@ -124,35 +148,93 @@ class Record:
     """What one run printed, and the state of everything it depended on."""
 
     files: dict[str, tuple[int, int, int] | None]
+    stats: dict[str, tuple[int, int, int] | tuple[str] | None]
     dirs: dict[str, str | None]
     stdout: str
     stderr: str
     code: int
 
     def still_valid(self) -> bool:
-        return all(_file_state(p) == s for p, s in self.files.items()) and all(
-            _dir_state(p) == s for p, s in self.dirs.items()
+        return (
+            all(_file_state(p) == s for p, s in self.files.items())
+            and all(_stat_state(p) == s for p, s in self.stats.items())
+            and all(_dir_state(p) == s for p, s in self.dirs.items())
         )
 
 
 class Recorder(Reads):
-    """Every file opened for reading (with its state as it was read) and every directory listed."""
+    """Every file opened for reading (with its state as it was read), every path whose
+    existence was asked (os.stat: a settings file that reads ``local.env`` if it exists) and
+    every directory listed, from the start of the process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.time_ns()
+        self.stats: dict[str, tuple[int, int, int] | tuple[str] | None] = {}
 
     def state(self, path: str) -> tuple[int, int, int] | None:
-        return None if PYCACHE in path else _file_state(path)
+        # Byte code follows its source: the source is what is tracked (also when the module
+        # failed to import and left sys.modules).
+        return _file_state(_source(path)) if path.endswith(".pyc") and PYCACHE in path else _file_state(path)
 
-    def record(self, stdout: str, stderr: str, code: int, extra_files: list[Path], skip: Path) -> Record:
+    def start(self) -> Recorder:
+        super().start()
+        real = _REAL_STAT
+
+        def recording_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
+            try:
+                result = real(path, *args, **kwargs)
+            except OSError:
+                self._note_stat(path, None, args, kwargs)
+                raise
+            self._note_stat(path, result, args, kwargs)
+            return result
+
+        os.stat = recording_stat
+        return self
+
+    def stop(self) -> None:
+        super().stop()
+        os.stat = _REAL_STAT
+
+    def _note_stat(self, path: Any, result: os.stat_result | None, args: Any, kwargs: Any) -> None:
+        if args or kwargs.get("dir_fd") is not None or not isinstance(path, (str, bytes, os.PathLike)):
+            return
+        name = os.path.abspath(os.fsdecode(path))
+        if name in self.stats or PYCACHE in name:
+            return
+        if result is None:
+            self.stats[name] = None
+        elif stat.S_ISDIR(result.st_mode):
+            self.stats[name] = ("dir",)  # only that it exists: a directory's mtime moves often
+        else:
+            self.stats[name] = (result.st_size, result.st_mtime_ns, result.st_ino)
+
+    def record(
+        self, stdout: str, stderr: str, code: int, extra_files: list[Path], skip: Path
+    ) -> Record | None:
+        """The record, or None when something it depends on changed while the run went on."""
         self.stop()
-        files = {p: s for p, s in self.files.items() if PYCACHE not in p}
+        files: dict[str, tuple[int, int, int] | None] = {}
+        for path, state in self.files.items():
+            if path.endswith(".pyc") and PYCACHE in path:
+                path = _source(path)
+            files.setdefault(path, state)
         for module in list(sys.modules.values()):
             name = getattr(module, "__file__", None)
-            if isinstance(name, str) and name not in files:
-                files[os.path.abspath(name)] = _file_state(name)
-        for path in extra_files:
-            files.setdefault(str(path), _file_state(str(path)))
+            if isinstance(name, str):
+                files.setdefault(os.path.abspath(name), _file_state(name))
+        for extra in map(str, extra_files):
+            files.setdefault(extra, _file_state(extra))
         skipped = (str(skip) + os.sep, *IGNORED_ROOTS)
+        files = {p: s for p, s in files.items() if not p.startswith(skipped) and PYCACHE not in p}
+        stats = {p: s for p, s in self.stats.items() if not p.startswith(skipped) and p not in files}
+        states = [*files.values(), *stats.values()]
+        if any(len(s) == 3 and int(s[1]) >= self.started for s in states if s):
+            return None  # edited during the run: what was printed may not match what is there now
         return Record(
-            files={p: s for p, s in files.items() if not p.startswith(skipped)},
+            files=files,
+            stats=stats,
             dirs={
                 p: _dir_state(p)
                 for p in sorted(self.dirs)

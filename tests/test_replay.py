@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,7 @@ def run(
         **(env or {}),
     }
     environ.pop("SAFE_MIGRATIONS_NO_CACHE", None)
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)  # as Python runs by default: modules from byte code
     environ.pop("DJANGO_SETTINGS_MODULE", None)
     if settings is not None:
         environ["DJANGO_SETTINGS_MODULE"] = settings
@@ -124,7 +126,8 @@ def test_a_changed_migration_is_linted_again(project: Project, probe: Probe) -> 
     run(project, "--no-color")
     probe.started()
     migration = project.migrations / "0002_book_points.py"
-    migration.write_text(migration.read_text().replace("default=0", "null=True"))
+    # (a different size: Python trusts byte code whose source kept its size within a second)
+    migration.write_text(migration.read_text().replace("default=0", "null=True") + "# changed\n")
     changed = run(project, "--no-color")
     assert probe.started()
     assert "SM205" not in changed.stdout and changed.returncode == 0
@@ -193,3 +196,62 @@ def test_settings_are_read_from_manage_py(project: Project) -> None:
     os.remove(project.root / "manage.py")
     missing = run(project, settings=None)
     assert missing.returncode == 2 and "no Django settings" in missing.stderr
+
+
+def test_a_file_only_tested_for_existence_is_tracked(project: Project, probe: Probe) -> None:
+    settings = project.root / "proj_settings.py"
+    settings.write_text(
+        settings.read_text()
+        + "import os\n"
+        + "if os.path.exists(os.path.join(os.path.dirname(__file__), 'conf', 'never')):\n"
+        + "    SAFE_MIGRATIONS['FAIL_ON'] = 'never'\n"
+    )
+    (project.root / "conf").mkdir()
+    assert run(project).returncode == 1
+    probe.started()
+    assert run(project).returncode == 1 and not probe.started()
+    (project.root / "conf" / "never").write_text("")
+    assert run(project).returncode == 0 and probe.started()
+
+
+def test_an_optional_settings_module_that_failed_to_import_is_tracked(project: Project) -> None:
+    settings = project.root / "proj_settings.py"
+    settings.write_text(
+        settings.read_text()
+        + "try:\n    from local_settings import *  # noqa\nexcept ImportError:\n    pass\n"
+    )
+    local = project.root / "local_settings.py"
+    local.write_text(
+        "import no_such_module  # noqa\nSAFE_MIGRATIONS = {'POSTGRES_VERSION': 15, 'FAIL_ON': 'never'}\n"
+    )
+    assert run(project).returncode == 1
+    os.utime(settings, ns=(time.time_ns(), time.time_ns()))
+    assert run(project).returncode == 1  # recorded again, local_settings now from its byte code
+    local.write_text(local.read_text().replace("import no_such_module  # noqa\n", ""))
+    assert run(project).returncode == 0
+
+
+def test_a_run_that_connected_to_a_database_is_not_recorded(project: Project, tmp_path: Path) -> None:
+    settings = project.root / "proj_settings.py"
+    settings.write_text(
+        settings.read_text()
+        + f"DATABASES = {{'default': {{'ENGINE': 'django.db.backends.sqlite3', 'NAME': {str(tmp_path / 'db')!r}}}}}\n"
+    )
+    assert run(project).returncode in (0, 1)
+    assert records(tmp_path) == []
+
+
+def test_interpreter_options_are_part_of_the_key(project: Project, probe: Probe) -> None:
+    run(project, "--no-color")
+    probe.started()
+    environ = {**os.environ, "DJANGO_SETTINGS_MODULE": "proj_settings", "STARTED_LOG": str(probe.log)}
+    environ["PYTHONPATH"] = os.pathsep.join([str(project.root), str(REPO)])
+    environ.pop("SAFE_MIGRATIONS_NO_CACHE", None)
+    subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-m", "safe_migrations", "--no-color"],
+        cwd=project.root,
+        env=environ,
+        capture_output=True,
+        timeout=300,
+    )
+    assert probe.started()
