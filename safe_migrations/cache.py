@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import os
 import pickle
 import re
@@ -37,16 +36,6 @@ def tool_digest() -> str:
         except OSError:
             continue
     return h.hexdigest()[:16]
-
-
-def _source(path: str) -> str:
-    """The module source a byte-code file was compiled from (itself for anything else)."""
-    if f"{os.sep}__pycache__{os.sep}" in path and path.endswith(".pyc"):
-        try:
-            return importlib.util.source_from_cache(path)
-        except ValueError:
-            return path
-    return path
 
 
 def _modules_used(module: ModuleType, submodules: dict[str, set[str]]) -> set[str]:
@@ -143,11 +132,11 @@ def inputs_digest(loaded: Any, *, exclude: Path | None = None) -> tuple[str, set
             names |= _modules_used(module, submodules)
     skipped = str(exclude) + os.sep if exclude is not None else None
     paths = {
-        _source(p)
+        p
         for p in loaded.read | reads.everything_read()
-        if not (skipped and p.startswith(skipped)) and f"{os.sep}__pycache__{os.sep}" not in p
+        if not (skipped and p.startswith(skipped)) and reads.PYCACHE not in p
     }
-    paths |= {_source(p) for p in loaded.read if p.endswith(".pyc")}
+    paths |= {reads.source_of(p) for p in loaded.read if reads.is_byte_code(p)}
     for name in names - modules:
         path = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(path, str):
@@ -246,19 +235,24 @@ class Cache:
         if len(self.entries) + len(self.analyses) > MAX_ENTRIES:
             self.entries = {d: c for d, c in self.entries.items() if d in self.used}
             self.analyses = {d: a for d, a in self.analyses.items() if d in self.used}
-        self.folder.mkdir(parents=True, exist_ok=True)
-        gitignore = self.folder / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# Created by safe_migrations: a local cache.\n*\n")
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".collected-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(
-                    {"format": FORMAT, "entries": self.entries, "analyses": self.analyses},
-                    fh,
-                    protocol=pickle.HIGHEST_PROTOCOL,
-                )
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_pickle(
+            self.folder, self.path, {"format": FORMAT, "entries": self.entries, "analyses": self.analyses}
+        )
+
+
+def write_pickle(cache_dir: Path, path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` atomically (a reader never sees half a file), in a cache
+    folder that ignores itself in git."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    gitignore = cache_dir / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("# Created by safe_migrations: a local cache.\n*\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -8,6 +8,7 @@ safe_migrations`` uses it to know everything a whole run depended on.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from types import TracebackType
@@ -15,6 +16,21 @@ from typing import Any
 
 _ACTIVE: list[Reads] = []
 _installed = False
+PYCACHE = f"{os.sep}__pycache__{os.sep}"
+
+
+def is_byte_code(path: str) -> bool:
+    return path.endswith(".pyc") and PYCACHE in path
+
+
+def source_of(path: str) -> str:
+    """The module source a byte-code file was compiled from (the path itself otherwise)."""
+    if is_byte_code(path):
+        try:
+            return importlib.util.source_from_cache(path)
+        except ValueError:
+            return path
+    return path
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:

@@ -18,19 +18,17 @@ Anything unexpected while checking (an unreadable record, a settings error) mean
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import pickle
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .reads import Reads
+from .reads import PYCACHE, Reads, source_of
 
 FORMAT = 2
 KEEP = 32  # records kept per cache directory (the most recently written)
@@ -55,7 +53,6 @@ VOLATILE_ENV = frozenset(
     {"_", "OLDPWD", "PWD", "SHLVL", "TERM_SESSION_ID", "WINDOWID", "SSH_AUTH_SOCK", "SSH_AGENT_PID"}
 )
 IGNORED_ROOTS = ("/proc/", "/dev/", "/sys/")
-PYCACHE = f"{os.sep}__pycache__{os.sep}"  # byte code follows its source, which is tracked
 
 
 def replayable(argv: list[str]) -> bool:
@@ -112,27 +109,22 @@ def key(argv: list[str]) -> str:
 _REAL_STAT = os.stat  # Recorder replaces os.stat while a run is recorded
 
 
-def _file_state(path: str) -> tuple[int, int, int] | None:
-    try:
-        st = _REAL_STAT(path)
-    except OSError:
-        return None
+State = tuple[int, int, int] | tuple[str] | None
+
+
+def _state(st: os.stat_result, *, dirs: bool = False) -> State:
+    """Size, mtime and inode; with ``dirs``, a directory counts only as existing (its mtime
+    moves whenever anything in it changes)."""
+    if dirs and stat.S_ISDIR(st.st_mode):
+        return ("dir",)
     return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
-def _stat_state(path: str) -> tuple[int, int, int] | tuple[str] | None:
+def _file_state(path: str, *, dirs: bool = False) -> State:
     try:
-        st = _REAL_STAT(path)
+        return _state(_REAL_STAT(path), dirs=dirs)
     except OSError:
         return None
-    return ("dir",) if stat.S_ISDIR(st.st_mode) else (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
-def _source(path: str) -> str:
-    try:
-        return importlib.util.source_from_cache(path)
-    except ValueError:
-        return path
 
 
 def _dir_state(path: str) -> str | None:
@@ -147,8 +139,8 @@ def _dir_state(path: str) -> str | None:
 class Record:
     """What one run printed, and the state of everything it depended on."""
 
-    files: dict[str, tuple[int, int, int] | None]
-    stats: dict[str, tuple[int, int, int] | tuple[str] | None]
+    files: dict[str, State]
+    stats: dict[str, State]  # paths only stat-ed: existence checks
     dirs: dict[str, str | None]
     stdout: str
     stderr: str
@@ -157,7 +149,7 @@ class Record:
     def still_valid(self) -> bool:
         return (
             all(_file_state(p) == s for p, s in self.files.items())
-            and all(_stat_state(p) == s for p, s in self.stats.items())
+            and all(_file_state(p, dirs=True) == s for p, s in self.stats.items())
             and all(_dir_state(p) == s for p, s in self.dirs.items())
         )
 
@@ -170,12 +162,12 @@ class Recorder(Reads):
     def __init__(self) -> None:
         super().__init__()
         self.started = time.time_ns()
-        self.stats: dict[str, tuple[int, int, int] | tuple[str] | None] = {}
+        self.stats: dict[str, State] = {}
 
-    def state(self, path: str) -> tuple[int, int, int] | None:
+    def state(self, path: str) -> State:
         # Byte code follows its source: the source is what is tracked (also when the module
         # failed to import and left sys.modules).
-        return _file_state(_source(path)) if path.endswith(".pyc") and PYCACHE in path else _file_state(path)
+        return _file_state(source_of(path))
 
     def start(self) -> Recorder:
         super().start()
@@ -201,25 +193,17 @@ class Recorder(Reads):
         if args or kwargs.get("dir_fd") is not None or not isinstance(path, (str, bytes, os.PathLike)):
             return
         name = os.path.abspath(os.fsdecode(path))
-        if name in self.stats or PYCACHE in name:
-            return
-        if result is None:
-            self.stats[name] = None
-        elif stat.S_ISDIR(result.st_mode):
-            self.stats[name] = ("dir",)  # only that it exists: a directory's mtime moves often
-        else:
-            self.stats[name] = (result.st_size, result.st_mtime_ns, result.st_ino)
+        if name not in self.stats and PYCACHE not in name:
+            self.stats[name] = None if result is None else _state(result, dirs=True)
 
     def record(
         self, stdout: str, stderr: str, code: int, extra_files: list[Path], skip: Path
     ) -> Record | None:
         """The record, or None when something it depends on changed while the run went on."""
         self.stop()
-        files: dict[str, tuple[int, int, int] | None] = {}
+        files: dict[str, State] = {}
         for path, state in self.files.items():
-            if path.endswith(".pyc") and PYCACHE in path:
-                path = _source(path)
-            files.setdefault(path, state)
+            files.setdefault(source_of(path), state)
         for module in list(sys.modules.values()):
             name = getattr(module, "__file__", None)
             if isinstance(name, str):
@@ -281,19 +265,10 @@ def load(cache_dir: Path, run_key: str) -> Record | None:
 
 
 def save(cache_dir: Path, run_key: str, record: Record) -> None:
+    from .cache import write_pickle  # not at import: a replayed run never writes
+
     target = folder(cache_dir)
-    target.mkdir(parents=True, exist_ok=True)
-    gitignore = cache_dir / ".gitignore"
-    if not gitignore.exists():
-        gitignore.write_text("# Created by safe_migrations: a local cache.\n*\n")
-    fd, tmp = tempfile.mkstemp(dir=target, prefix=".record-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump({"format": FORMAT, "record": record}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, target / f"{run_key}.pickle")
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_pickle(cache_dir, target / f"{run_key}.pickle", {"format": FORMAT, "record": record})
     records = sorted(target.glob("*.pickle"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
     for old in records[KEEP:]:
         old.unlink(missing_ok=True)
