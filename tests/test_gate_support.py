@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 
+from tests.bluegreen.db import scratch_database
 from tests.project import REPO, Project, make_project
 
 HOST = "127.0.0.1"
@@ -29,17 +30,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
-@contextlib.contextmanager
-def database(prefix: str = "sm_gate") -> Iterator[str]:
+def database(prefix: str = "sm_gate") -> contextlib.AbstractContextManager[str]:
     """A new database, dropped (with whatever is still connected) however the test ends."""
-    name = unique(prefix)
-    with admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield name
-    finally:
-        with admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return scratch_database(prefix)
 
 
 @contextlib.contextmanager
