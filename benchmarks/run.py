@@ -294,8 +294,12 @@ class Runner:
         a = self.args
         notes = self.notes.setdefault(proj.name, [])
         self.say(f"\n== {proj.name}: preparing {proj.root}")
+        # Byte-compile the project and our package (an editable install is not compiled by pip,
+        # and PYTHONDONTWRITEBYTECODE may be set): no row pays for compiling source.
+        ours = REPO / "safe_migrations"
+        targets = [str(proj.root), *([str(ours)] if ours.is_dir() else [])]
         subprocess.run(
-            [self.python, "-m", "compileall", "-q", str(proj.root)], check=True, stdout=subprocess.DEVNULL
+            [self.python, "-m", "compileall", "-q", *targets], check=True, stdout=subprocess.DEVNULL
         )
         proj.db_name = f"migbench_{os.getpid()}_{re.sub(r'[^a-z0-9]', '_', proj.name.lower())}"
         env0 = child_env(a, proj, "plain")

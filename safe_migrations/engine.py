@@ -453,15 +453,35 @@ def _trusted_parsing(target: Target) -> contextlib.AbstractContextManager[None]:
     return trusted_nodes()
 
 
+_OVERRIDES: dict[type[Rule], tuple[bool, bool, bool]] = {}
+
+
+def _overrides(rule_type: type[Rule]) -> tuple[bool, bool, bool]:
+    """Which of the three check methods a rule class defines (the others find nothing)."""
+    found = _OVERRIDES.get(rule_type)
+    if found is None:
+        found = _OVERRIDES[rule_type] = (
+            rule_type.check_migration is not Rule.check_migration,
+            rule_type.check_operation is not Rule.check_operation,
+            rule_type.check_statement is not Rule.check_statement,
+        )
+    return found
+
+
 def run_rules(rules: Iterable[Rule], ctx: MigrationContext, config: Config) -> Iterable[Finding]:
     migration = ctx.migration
     for rule in rules:
         if ctx.target.vendor not in rule.vendors and "*" not in rule.vendors:
             continue
+        by_migration, by_operation, by_statement = _overrides(type(rule))
         hits = [
-            *rule.check_migration(ctx),
-            *(h for op in ctx.operations for h in rule.check_operation(op, ctx)),
-            *(h for stmt in ctx.statements for h in rule.check_statement(stmt, ctx)),
+            *(rule.check_migration(ctx) if by_migration else ()),
+            *(h for op in (ctx.operations if by_operation else ()) for h in rule.check_operation(op, ctx)),
+            *(
+                h
+                for stmt in (ctx.statements if by_statement else ())
+                for h in rule.check_statement(stmt, ctx)
+            ),
         ]
         for hit in hits:
             op = hit.operation or (hit.statement.operation if hit.statement else None)
