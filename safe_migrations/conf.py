@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -133,25 +134,89 @@ class Config:
         return not matches(self.ignore)
 
 
+KNOWN_KEYS = frozenset(
+    {
+        "POSTGRES_VERSION",
+        "FAIL_ON",
+        "SEVERITIES",
+        "SELECT",
+        "IGNORE",
+        "INCLUDE_THIRD_PARTY",
+        "LOCK_TIMEOUT",
+        "STATEMENT_TIMEOUT",
+        "CACHE_DIR",
+        "SQUASH",
+        "SIZE_THRESHOLDS",
+        "GATE_STATEMENT_TIMEOUT",
+        "GATE_LOCK_TIMEOUT",
+    }
+)
+
+# PostgreSQL major versions the offline SQL and the rules know about. Below 10 the numbering
+# had two parts (9.6); the upper bound is generous but catches typos such as 150.
+MIN_PG_VERSION, MAX_PG_VERSION = 9, 40
+
+
+def parse_pg_version(value: Any, origin: str) -> int:
+    """A PostgreSQL major version number, else a ConfigError naming ``origin``."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or not MIN_PG_VERSION <= number <= MAX_PG_VERSION:
+        raise ConfigError(
+            f"{origin} must be a PostgreSQL major version ({MIN_PG_VERSION} to {MAX_PG_VERSION}), not {value!r}"
+        )
+    return number
+
+
+def _known_rule(pattern: str) -> bool:
+    """Whether a SELECT/IGNORE entry names at least one rule (a code, a code prefix or a name)."""
+    from .rules import all_rules
+
+    return any(r.code.startswith(pattern.upper()) or r.name == pattern.lower() for r in all_rules())
+
+
+def _rule_list(raw: Any, origin: str) -> tuple[str, ...]:
+    """Rule codes, code prefixes or names; a string is one entry or a comma-separated list."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in raw):
+        raise ConfigError(f"{origin} must be a list of rule codes or names, e.g. ['SM101', 'drop-column']")
+    entries = tuple(_split(list(raw)))
+    unknown = [e for e in entries if not _known_rule(e)]
+    if unknown:
+        raise ConfigError(f"{origin}: no rule matches {', '.join(map(repr, unknown))} (see --list-rules)")
+    return entries
+
+
 def _parse_severity_map(raw: Any, origin: str) -> dict[str, Severity]:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{origin}: SEVERITIES must be a mapping of rule code to severity")
+        raise ConfigError(f"{origin} must be a mapping of rule code to severity")
+    from .rules import all_rules
+
+    codes = {r.code for r in all_rules()}
+    names = {r.name: r.code for r in all_rules()}
     out = {}
     for key, value in raw.items():
+        code = names.get(str(key).lower(), str(key).upper())
+        if code not in codes:
+            raise ConfigError(f"{origin}: no rule {key!r} (see --list-rules)")
         try:
-            out[str(key).upper()] = Severity.parse(str(value))
+            out[code] = Severity.parse(str(value))
         except ValueError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
     return out
 
 
-def parse_fail_on(value: str) -> Severity | None:
+def parse_fail_on(value: str, origin: str = "--fail-on") -> Severity | None:
     if value.lower() == "never":
         return None
     try:
         return Severity.parse(value)
     except ValueError:
-        raise ConfigError(f"--fail-on: expected error, warning, info or never, not {value!r}") from None
+        raise ConfigError(f"{origin}: expected error, warning, info or never, not {value!r}") from None
 
 
 def pyproject_candidates(root: Path) -> list[Path]:
@@ -169,9 +234,12 @@ def _pyproject(root: Path) -> dict[str, Any]:
         if candidate.is_file():
             try:
                 data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
                 raise ConfigError(f"{candidate}: {exc}") from None
-            section = data.get("tool", {}).get("safe_migrations", {})
+            tool = data.get("tool", {})
+            section = tool.get("safe_migrations", {}) if isinstance(tool, dict) else {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"{candidate}: [tool.safe_migrations] must be a table, not {section!r}")
             return {str(k).upper().replace("-", "_"): v for k, v in section.items()}
     return {}
 
@@ -200,26 +268,48 @@ def load(options: dict[str, Any] | None = None) -> Config:
     from_settings = {str(k).upper(): v for k, v in user.items()}
     merged.update(from_settings)
 
+    for key in merged:
+        if key not in KNOWN_KEYS:
+            source = "SAFE_MIGRATIONS" if key in from_settings else "[tool.safe_migrations]"
+            close = difflib.get_close_matches(key, KNOWN_KEYS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown key {key!r}{hint}; known: {', '.join(sorted(KNOWN_KEYS))}")
+
+    def origin(key: str) -> str:
+        if key in from_settings:
+            return f"SAFE_MIGRATIONS[{key!r}]"
+        return f"[tool.safe_migrations] {key.lower().replace('_', '-')}"
+
     config = Config(root=root)
     if "POSTGRES_VERSION" in merged:
-        try:
-            config = replace(config, pg_version=int(merged["POSTGRES_VERSION"]))
-        except (TypeError, ValueError):
-            raise ConfigError("SAFE_MIGRATIONS['POSTGRES_VERSION'] must be a major version number") from None
+        config = replace(
+            config, pg_version=parse_pg_version(merged["POSTGRES_VERSION"], origin("POSTGRES_VERSION"))
+        )
     if "FAIL_ON" in merged:
-        config = replace(config, fail_on=parse_fail_on(str(merged["FAIL_ON"])))
+        value = merged["FAIL_ON"]
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin('FAIL_ON')} must be error, warning, info or never, not {value!r}")
+        config = replace(config, fail_on=parse_fail_on(value, origin("FAIL_ON")))
     if "SEVERITIES" in merged:
-        config = replace(config, severities=_parse_severity_map(merged["SEVERITIES"], "SEVERITIES"))
+        config = replace(config, severities=_parse_severity_map(merged["SEVERITIES"], origin("SEVERITIES")))
     if "SELECT" in merged:
-        config = replace(config, select=tuple(str(v) for v in merged["SELECT"]))
+        config = replace(config, select=_rule_list(merged["SELECT"], origin("SELECT")))
     if "IGNORE" in merged:
-        config = replace(config, ignore=tuple(str(v) for v in merged["IGNORE"]))
-    if merged.get("INCLUDE_THIRD_PARTY"):
-        config = replace(config, include_third_party=True)
-    if merged.get("LOCK_TIMEOUT"):
-        config = replace(config, lock_timeout=str(merged["LOCK_TIMEOUT"]))
-    if merged.get("STATEMENT_TIMEOUT"):
-        config = replace(config, statement_timeout=str(merged["STATEMENT_TIMEOUT"]))
+        config = replace(config, ignore=_rule_list(merged["IGNORE"], origin("IGNORE")))
+    if "INCLUDE_THIRD_PARTY" in merged:
+        value = merged["INCLUDE_THIRD_PARTY"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin('INCLUDE_THIRD_PARTY')} must be True or False, not {value!r}")
+        config = replace(config, include_third_party=value)
+    timeouts: dict[str, str | None] = {}
+    for key in ("LOCK_TIMEOUT", "STATEMENT_TIMEOUT"):
+        value = merged.get(key)
+        if value is not None and value != "":
+            parse_duration_ms(value, origin(key))  # a typo here would hide SM117's warnings
+            timeouts[key] = str(value)
+    config = replace(
+        config, lock_timeout=timeouts.get("LOCK_TIMEOUT"), statement_timeout=timeouts.get("STATEMENT_TIMEOUT")
+    )
     if "SQUASH" in merged:
         # Per key: a COUNT in settings keeps the pyproject's age-days.
         sources = [from_pyproject.get("SQUASH"), from_settings.get("SQUASH")]
@@ -233,6 +323,8 @@ def load(options: dict[str, Any] | None = None) -> Config:
         ms = parse_duration_ms(merged["GATE_LOCK_TIMEOUT"], "GATE_LOCK_TIMEOUT")
         config = replace(config, gate_lock_timeout_ms=ms)
     cache_setting = merged.get("CACHE_DIR", DEFAULT_CACHE_DIR)
+    if cache_setting not in (None, False) and not isinstance(cache_setting, (str, os.PathLike)):
+        raise ConfigError(f"{origin('CACHE_DIR')} must be a path or None, not {cache_setting!r}")
     cache_dir = None if cache_setting in (None, False, "") else Path(str(cache_setting))
     if cache_dir is not None and not cache_dir.is_absolute():
         cache_dir = Path.cwd() / cache_dir
@@ -242,15 +334,15 @@ def load(options: dict[str, Any] | None = None) -> Config:
     if options.get("database"):
         config = replace(config, database=options["database"])
     if options.get("pg_version") is not None:
-        config = replace(config, pg_version=int(options["pg_version"]))
+        config = replace(config, pg_version=parse_pg_version(options["pg_version"], "--pg-version"))
     if options.get("fail_on") is not None:
         config = replace(config, fail_on=parse_fail_on(options["fail_on"]))
     if options.get("include_third_party"):
         config = replace(config, include_third_party=True)
     if options.get("select"):
-        config = replace(config, select=tuple(_split(options["select"])))
+        config = replace(config, select=_rule_list(options["select"], "--select"))
     if options.get("ignore"):
-        config = replace(config, ignore=config.ignore + tuple(_split(options["ignore"])))
+        config = replace(config, ignore=config.ignore + _rule_list(options["ignore"], "--ignore"))
     for option, attribute, flag in (
         ("squash_count", "count", "--count"),
         ("squash_age_days", "age_days", "--age-days"),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.migrations import Migration
 from django.db.migrations import loader as django_loader
-from django.db.migrations.exceptions import BadMigrationError, NodeNotFoundError
+from django.db.migrations.exceptions import BadMigrationError, CircularDependencyError, NodeNotFoundError
 from django.db.migrations.loader import MigrationLoader
 
 from .findings import LoadError
@@ -93,9 +93,24 @@ class TolerantLoader(MigrationLoader):
         self.load_errors: list[LoadError] = []
         self.migration_files: dict[Key, Path] = {}
         self.files_read: set[str] = set()
+        self.cycles: list[list[Key]] = []  # found by build_graph; dropped on the next load_disk
         super().__init__(*args, **kwargs)
 
+    def build_graph(self) -> None:
+        """Django's build_graph; a dependency cycle drops its migrations instead of the run."""
+        while True:
+            try:
+                super().build_graph()
+                return
+            except CircularDependencyError:
+                cycle = find_cycle(self.graph)
+                if not cycle or any(set(cycle) <= set(known) for known in self.cycles):
+                    raise
+                self.cycles.append(cycle)
+
     def load_disk(self) -> None:
+        self.load_errors = []  # build_graph may load the disk again (after a cycle)
+        self.migration_files = {}
         broken_modules: dict[str, str] = {}
         with _tolerant_imports(broken_modules), Reads() as reads:
             super().load_disk()
@@ -109,10 +124,16 @@ class TolerantLoader(MigrationLoader):
         for key, migration in self.disk_migrations.items():
             if isinstance(migration, _BrokenMigration):
                 broken[key] = migration.safe_migrations_broken
+        for cycle in self.cycles:
+            if len(cycle) == 1:
+                what = f"{cycle[0][0]}.{cycle[0][1]} depends on itself"
+            else:
+                what = " -> ".join(f"{a}.{n}" for a, n in [*cycle, cycle[0]]) + " (each depends on the next)"
+            for key in cycle:
+                broken.setdefault(key, f"circular dependency: {what}")
         for key, message in broken.items():
-            self.load_errors.append(
-                LoadError(f"cannot import migration: {message}", key[0], key[1], self._file_of(key))
-            )
+            prefix = "" if message.startswith("circular dependency") else "cannot import migration: "
+            self.load_errors.append(LoadError(prefix + message, key[0], key[1], self._file_of(key)))
         self._prune(set(broken))
 
     def _file_of(self, key: Key) -> str | None:
@@ -134,11 +155,18 @@ class TolerantLoader(MigrationLoader):
                 if key in removed:
                     continue
                 for dep in migration.dependencies:
+                    named = dep[1] not in ("__first__", "__latest__")
                     if dep in removed:
                         reason = f"skipped: depends on {dep[0]}.{dep[1]}, which cannot be loaded"
+                    elif dep[0] not in self.migrated_apps and dep[0] not in self.unmigrated_apps:
+                        reason = (
+                            f"depends on {dep[0]}.{dep[1]}, but no installed app has the label {dep[0]!r}"
+                        )
+                    elif dep[0] in self.unmigrated_apps and named:
+                        reason = f"depends on {dep[0]}.{dep[1]}, but app {dep[0]!r} has no migrations package"
                     elif (
                         dep[0] in self.migrated_apps
-                        and dep[1] not in ("__first__", "__latest__")
+                        and named
                         and dep not in self.disk_migrations
                         and not any(dep in m.replaces for m in self.disk_migrations.values())
                     ):
@@ -151,6 +179,31 @@ class TolerantLoader(MigrationLoader):
                     break
         for key in removed:
             self.disk_migrations.pop(key, None)
+
+
+def find_cycle(graph: Any) -> list[Key]:
+    """One dependency cycle of a migration graph, each node depending on the next ([] if none)."""
+    done: set[Key] = set()
+    for start in sorted(graph.nodes):
+        if start in done:
+            continue
+        path: list[Key] = [start]
+        on_path = {start}
+        stack = [iter(sorted(c.key for c in graph.node_map[start].parents))]
+        while stack:
+            parent = next(stack[-1], None)
+            if parent is None:
+                node = path.pop()
+                on_path.discard(node)
+                done.add(node)
+                stack.pop()
+            elif parent in on_path:
+                return path[path.index(parent) :]
+            elif parent not in done:
+                path.append(parent)
+                on_path.add(parent)
+                stack.append(iter(sorted(c.key for c in graph.node_map[parent].parents)))
+    return []
 
 
 def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> LoadedGraph:

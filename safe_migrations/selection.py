@@ -75,6 +75,16 @@ def select(
                 f"more than one migration of {labels[0]!r} starts with {migration_name!r}"
             ) from None
         except KeyError:
+            # A migration that exists on disk but could not be loaded: say why, not "no migration".
+            broken = [
+                e
+                for e in loaded.errors
+                if e.app_label == labels[0] and e.migration and e.migration.startswith(migration_name)
+            ]
+            if len(broken) == 1:
+                error = broken[0]
+                where = error.file or f"{error.app_label}.{error.migration}"
+                raise SelectionError(f"{where}: {error.message}") from None
             raise SelectionError(f"no migration {labels[0]}.{migration_name}") from None
         key = (migration.app_label, migration.name)
         if key not in plan:

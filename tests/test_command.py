@@ -194,6 +194,83 @@ def test_missing_dependency_is_reported(project):
     assert "depends on a migration that does not exist: library.0002_gone" in done.stdout
 
 
+def test_circular_dependency_is_named_and_the_rest_still_linted(project):
+    for name, dep in (("0004_a", "0005_b"), ("0005_b", "0004_a")):
+        project.write(
+            name,
+            f"""
+            from django.db import migrations
+
+            class Migration(migrations.Migration):
+                dependencies = [("library", "0003_grow_title"), ("library", "{dep}")]
+                operations = []
+            """,
+        )
+    project.write(
+        "0006_after",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0005_b")]
+            operations = []
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert (
+        "0004_a.py: circular dependency: library.0004_a -> library.0005_b -> library.0004_a" in done.stdout
+    ), done.stdout
+    assert "0005_b.py: circular dependency" in done.stdout
+    assert "0006_after.py: skipped: depends on library.0005_b" in done.stdout
+    assert "SM205" in done.stdout  # the healthy migrations were still linted
+
+
+def test_migration_depending_on_itself(project):
+    project.write(
+        "0004_self",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0004_self")]
+            operations = []
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "0004_self.py: circular dependency: library.0004_self depends on itself" in done.stdout
+
+
+@pytest.mark.parametrize("dep", ['("delta", "0001_initial")', '("delta", "__first__")'])
+def test_dependency_on_an_app_that_is_not_installed(project, dep):
+    project.write(
+        "0004_elsewhere",
+        f"""
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title"), {dep}]
+            operations = []
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "0004_elsewhere.py: depends on delta." in done.stdout
+    assert "no installed app has the label 'delta'" in done.stdout
+    assert "SM205" in done.stdout
+
+
+def test_naming_a_migration_that_does_not_import_shows_why(project):
+    project.write("0004_broken", "from django.db import migrations\nclass Migration(migrations.Migration:\n")
+    done = project.run("library", "0004", "--no-color")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "0004_broken.py: cannot import migration: syntax error" in done.stdout + done.stderr
+
+
 def test_conflicting_leaves_are_reported(project):
     for name in ("0004_a", "0004_b"):
         project.write(
