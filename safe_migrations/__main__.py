@@ -73,6 +73,14 @@ def _exit_code(exc: SystemExit) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # while importing Django or the project (the command has its own)
+        sys.stderr.write(f"error: {PROG}: interrupted by SIGINT\n")
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     global PROG
     if argv is None and not sys.argv[0].endswith("__main__.py"):
         PROG = os.path.basename(sys.argv[0])  # the console script
@@ -102,6 +110,20 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     cache_dir, run_key = _replay(argv) if replay.replayable(argv) else (None, None)
 
+    import django
+
+    try:
+        django.setup()  # what ManagementUtility would do, with a project's error as one line
+    except Exception as exc:
+        if "--traceback" in argv:
+            raise
+        detail = str(exc).strip().splitlines()
+        sys.stderr.write(
+            f"error: {PROG}: cannot start Django: {type(exc).__name__}: {detail[0] if detail else ''}"
+            + (f" ({exc.filename}, line {exc.lineno})" if isinstance(exc, SyntaxError) else "")
+            + "\n"
+        )
+        return EXIT_USAGE
     from django.core.management import ManagementUtility
     from django.db.backends.signals import connection_created
 

@@ -56,6 +56,7 @@ class Run:
     plan: list[Key] = field(default_factory=list)
     applied: frozenset[Key] | None = None  # --pending: applied on the database
     base_keys: frozenset[Key] | None = None  # --since: present at the base ref
+    warnings: list[str] = field(default_factory=list)  # printed on stderr; the exit code ignores them
 
 
 def _settings_dict(alias: str) -> dict[str, Any]:
@@ -241,11 +242,14 @@ def _lint(config: Config, request: Request) -> Run:
         results.append(result)
     if cache is not None and _changed_since(started, hashed):
         cache = None  # a file the keys hashed was edited during the run: keep nothing from it
+    warnings: list[str] = []
     if cache is not None:
         try:
             cache.save()
-        except OSError as exc:
-            errors.append(LoadError(f"cache not written ({config.cache_dir}): {exc.strerror}"))
+        except OSError as exc:  # the cache only saves time: the lint itself is complete
+            warnings.append(
+                f"cache not written ({config.cache_dir}): {exc.strerror}; the next run starts cold"
+            )
     gate = _gate(findings, config, request, connection, target, plan, pending, [m for m, _ in collected])
     if gate is not None:
         findings = gate.findings
@@ -280,6 +284,7 @@ def _lint(config: Config, request: Request) -> Run:
         plan=plan,
         applied=applied,
         base_keys=selection.base_keys,
+        warnings=warnings,
     )
 
 

@@ -33,6 +33,12 @@ def source_of(path: str) -> str:
     return path
 
 
+def python_text(path: str | os.PathLike[str]) -> str:
+    """A Python file's text decoded as Python does (a ``# -*- coding: latin-1 -*-`` line)."""
+    with open(path, "rb") as fh:
+        return importlib.util.decode_source(fh.read())
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if not _ACTIVE:
         return

@@ -75,7 +75,7 @@ def operation_lines(path: Path | None) -> dict[tuple[int, ...], int]:
     if path is None or not path.exists():
         return {}
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = ast.parse(path.read_bytes())  # bytes: the file's coding line is honoured
     except (SyntaxError, UnicodeDecodeError, OSError):
         return {}
     lines: dict[tuple[int, ...], int] = {}

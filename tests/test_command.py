@@ -565,3 +565,44 @@ def test_a_server_older_than_django_supports_is_a_warning_not_a_failure(project)
     assert done.returncode == 0, done.stderr
     assert "warning: Django" in done.stderr and "migrate would refuse PostgreSQL 11" in done.stderr
     assert "warning:" not in project.run("--pg-version", "18", "--fail-on", "never").stderr
+
+
+def test_a_cache_that_cannot_be_written_is_a_warning_not_an_error(tmp_path):
+    (tmp_path / "not-a-dir").write_text("")
+    project = make_project(tmp_path / "p", cache=str(tmp_path / "not-a-dir" / "cache"))
+    done = project.run("--no-color")
+    assert done.returncode == 1, done.stdout + done.stderr  # the findings decide, as without a cache
+    assert "warning: cache not written" in done.stderr
+    assert "could not be loaded" not in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_write_baseline_to_a_bad_path_is_one_line(project, tmp_path):
+    (tmp_path / "file").write_text("")
+    done = project.run("--write-baseline", str(tmp_path / "file" / "baseline.json"))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("CommandError: --write-baseline ")
+
+
+def test_a_latin1_migration_keeps_its_line_numbers_and_can_be_fixed(project):
+    source = (
+        "# -*- coding: latin-1 -*-\n"
+        "from django.db import migrations\n"
+        "\n"
+        "NOTE = 'caf\xe9'\n"
+        "\n"
+        "\n"
+        "class Migration(migrations.Migration):\n"
+        "    dependencies = [('library', '0003_grow_title')]\n"
+        "    operations = [\n"
+        "        migrations.RemoveField('book', 'fax'),\n"
+        "    ]\n"
+    )
+    (project.migrations / "0004_drop_fax.py").write_bytes(source.encode("latin-1"))
+    done = project.run("library", "0004", "--no-color")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "library/migrations/0004_drop_fax.py:10  SM201" in done.stdout
+    fixed = project.run("library", "0004", "--fix", "--dry-run", "--no-color")
+    assert "Traceback" not in fixed.stderr, fixed.stderr
+    assert "0004_drop_fax.py" in fixed.stdout

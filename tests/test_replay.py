@@ -187,6 +187,16 @@ def test_settings_errors_are_one_line(project: Project) -> None:
     ]
 
 
+def test_a_project_that_does_not_start_is_one_line(project: Project) -> None:
+    (project.root / "library" / "models.py").write_text("class Book(:\n")
+    bad = run(project)
+    assert bad.returncode == 2, bad.stderr
+    (line,) = bad.stderr.splitlines()
+    assert line.startswith("error: python -m safe_migrations: cannot start Django: SyntaxError: ")
+    assert "models.py, line 1)" in line
+    assert "Traceback" in run(project, "--traceback").stderr
+
+
 def test_settings_are_read_from_manage_py(project: Project) -> None:
     (project.root / "manage.py").write_text(
         'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj_settings")\n'

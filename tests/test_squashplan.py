@@ -267,8 +267,15 @@ def test_broken_migration_file_is_named(tmp_path):
     done = project.squashplan()
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    (line,) = done.stderr.strip().splitlines()
-    assert "catalog/migrations/0003_broken.py: cannot import migration: syntax error" in line
+    error, summary = done.stderr.strip().splitlines()
+    assert "catalog/migrations/0003_broken.py: cannot import migration: syntax error" in error
+    assert summary == "CommandError: not planned, some migrations cannot be loaded: catalog"
+    # The other apps are still planned; the broken one is left out rather than shown short.
+    assert row(done.stdout, "billing").split()[0] == "billing"
+    assert not [line for line in done.stdout.splitlines() if line.startswith("catalog ")]
+    refused = project.squashplan("--run")
+    assert refused.returncode == 2
+    assert "--run needs every migration to load" in refused.stderr
 
 
 def test_bad_squash_setting_exits_2(tmp_path):
@@ -401,7 +408,7 @@ def test_interrupted_run_leaves_no_file_and_no_database(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=project.root, env=project.env(), capture_output=True, text=True
     )
-    assert "KeyboardInterrupt" in done.stderr
+    assert "CommandError: interrupted by SIGINT" in done.stderr  # call_command: raised, not exited
     assert len(list((project.root / "billing" / "migrations").glob("*.py"))) == 6  # 5 + __init__
     assert not list((project.root / "billing" / "migrations").glob("*squashed*"))
     assert scratch_databases() <= before

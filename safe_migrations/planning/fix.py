@@ -17,6 +17,7 @@ from typing import Any
 from django.db.migrations.graph import MigrationGraph
 
 from ..findings import Severity
+from ..reads import python_text
 from .plan import Key, Plan
 from .render import step_file, step_migration
 
@@ -179,7 +180,7 @@ def changes(run: Any, plans: list[Plan]) -> list[FileChange]:
             target = path if n == 1 else path.with_name(f"{step.name}.py")
             if n > 1 and target.exists():
                 raise FixError(f"{target} already exists: --fix does not overwrite other migrations")
-            old = path.read_text(encoding="utf-8") if n == 1 else None
+            old = python_text(path) if n == 1 else None
             out.append(FileChange(target, step_file(plan, step, original, header=header), old, step.name))
     return out
 

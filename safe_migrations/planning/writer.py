@@ -13,12 +13,12 @@ import datetime
 import re
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from django.db import migrations
 from django.db.migrations.writer import MigrationWriter
 
+from ..reads import python_text
 from .recipes import LOCAL_MODULE, Helper
 
 PHASE_ATTRIBUTE = "safe_migrations_phase"
@@ -78,7 +78,7 @@ def carried_code(module_name: str) -> tuple[set[str], str] | None:
     if not path:
         return None
     try:
-        source = Path(path).read_text(encoding="utf-8")
+        source = python_text(path)
         tree = ast.parse(source)
     except (OSError, SyntaxError, UnicodeDecodeError):
         return None

@@ -48,13 +48,16 @@ def build(
     *,
     applied: set[Key] | None = None,
     database: str | None = None,
+    exclude: Sequence[str] = (),
 ) -> Plan:
     """The plan for ``labels`` (or every own app), as of ``now``.
 
     ``loaded`` is the offline graph: every squash stands in for what it replaces, as on a fresh
-    install. ``applied`` (from django_migrations on ``database``) decides whether cleanups are due.
+    install. Apps in ``exclude`` (some of their migrations cannot be loaded) are left out. ``applied`` (from django_migrations on ``database``) decides whether cleanups are due.
     """
-    selected = planned_apps(loaded, labels, config.include_third_party)
+    selected = [
+        label for label in planned_apps(loaded, labels, config.include_third_party) if label not in exclude
+    ]
     disk = loaded.loader.disk_migrations
     paths = {key: rel for key, path in loaded.files.items() if (rel := relative(path, config.root))}
     files = {key: path for key, path in loaded.files.items() if key[0] in selected}

@@ -12,6 +12,7 @@ from safe_migrations import baseline, conf, reporters
 from safe_migrations.docs import explain
 from safe_migrations.engine import DatabaseUnavailable, Request, lint, spaced_gc_passes
 from safe_migrations.loading import GraphError
+from safe_migrations.management.interrupt import interrupted
 from safe_migrations.reporters import sql as sql_reporter
 from safe_migrations.rules import all_rules, find_rule
 from safe_migrations.selection import SelectionError
@@ -235,15 +236,23 @@ class Command(BaseCommand):
         except DatabaseUnavailable as exc:
             raise CommandError(str(exc), returncode=EXIT_DATABASE) from exc
         except KeyboardInterrupt as exc:
-            raise _interrupted(exc) from None
+            raise interrupted(exc) from None
 
         report = run.report
+        for warning in run.warnings:
+            self.stderr.write(f"warning: {warning}")
         if options["plan"] or options["fix"] or options["dry_run"]:
             return self._plans(run, config, options)
         if accepted is not None:
             report = replace(report, findings=tuple(baseline.apply(report.findings, accepted)))
         if options["write_baseline"]:
-            count = baseline.write(Path(options["write_baseline"]), report.findings)
+            try:
+                count = baseline.write(Path(options["write_baseline"]), report.findings)
+            except OSError as exc:
+                raise CommandError(
+                    f"--write-baseline {options['write_baseline']}: {exc.strerror or exc}",
+                    returncode=EXIT_USAGE,
+                ) from None
             self.stderr.write(f"wrote {count} finding(s) to {options['write_baseline']}")
         if options["format"] == "sql":
             # Printing SQL is sqlmigrate's job: findings do not change the exit code here.
@@ -277,15 +286,3 @@ def _trace_options(options: dict[str, Any]) -> dict[str, Any]:
     if options.get("trace") and options.get("format") == "sql":
         raise conf.ConfigError("--trace reports findings: use --format text or json")
     return {"trace": bool(options.get("trace")), "trace_database": options.get("trace_database")}
-
-
-def _interrupted(exc: KeyboardInterrupt) -> CommandError:
-    """Ctrl-C or SIGTERM: one line (what happened to the scratch database) and 128 + signal."""
-    import signal
-
-    signum = getattr(exc, "signum", signal.SIGINT)
-    detail = str(exc.args[0]) if exc.args and "scratch database" in str(exc.args[0]) else ""
-    name = signal.Signals(signum).name
-    return CommandError(
-        f"interrupted by {name}" + (f": {detail}" if detail else ""), returncode=128 + int(signum)
-    )

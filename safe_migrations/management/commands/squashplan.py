@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from safe_migrations import conf
 from safe_migrations.engine import DatabaseUnavailable
 from safe_migrations.loading import GraphError, load_graph
+from safe_migrations.management.interrupt import interrupted
 from safe_migrations.selection import SelectionError
 from safe_migrations.squash import plan as squash_plan
 from safe_migrations.squash import report
@@ -86,16 +87,22 @@ class Command(BaseCommand):
             config = conf.load({**options, "database": None})
             now = _as_of(options["as_of"]) if options["as_of"] else datetime.now(timezone.utc)
             loaded = load_graph(None)
+            # An app with a migration that cannot be loaded has no trustworthy history: it is
+            # left out of the plan (one line each), the other apps are still planned.
+            broken = sorted({e.app_label for e in loaded.errors if e.app_label})
             if loaded.errors:
                 lines = [f"{e.file or e.app_label}: {e.message}" for e in loaded.errors]
                 # One line per broken thing; what merely depends on it adds nothing.
                 lines = [line for line in lines if ": skipped: depends on" not in line] or lines
-                for line in lines[:-1]:
+                for line in lines:
                     self.stderr.write(f"error: {line}")
-                raise GraphError(lines[-1])
+                if options["run"]:
+                    raise GraphError("--run needs every migration to load: fix the errors above first")
             database = options["database"]
             applied = applied_migrations(database) if database else None
-            plan = squash_plan.build(loaded, labels, config, now, applied=applied, database=database)
+            plan = squash_plan.build(
+                loaded, labels, config, now, applied=applied, database=database, exclude=broken
+            )
             runs = (
                 run_squashes(plan, loaded, config, options["scratch_database"], labels)
                 if options["run"]
@@ -105,9 +112,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc), returncode=EXIT_USAGE) from exc
         except DatabaseUnavailable as exc:
             raise CommandError(str(exc), returncode=EXIT_DATABASE) from exc
+        except KeyboardInterrupt as exc:
+            raise interrupted(exc) from None
 
         render = report.render_json if options["format"] == "json" else report.render_text
         self.stdout.write(render(plan, runs, style=self.style, verbosity=options["verbosity"]), ending="")
+        if broken:
+            raise CommandError(
+                f"not planned, some migrations cannot be loaded: {', '.join(broken)}", returncode=EXIT_USAGE
+            )
         if runs is not None and any(r.status == "failed" for r in runs):
             raise SystemExit(EXIT_DUE)
         if options["check"] and plan.due:
