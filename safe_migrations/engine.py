@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.utils import ConnectionDoesNotExist
 
 from . import offline, phases
@@ -128,6 +129,10 @@ def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
     """
     loaded = load_graph(connection)
     applied = set(loaded.loader.applied_migrations)
+    try:
+        loaded.loader.check_consistent_history(connection)
+    except InconsistentMigrationHistory as exc:  # migrate refuses to run on this database
+        loaded.errors.append(LoadError(f"{str(exc).rstrip('.')}: migrate would refuse to run"))
     return loaded, {k for k in loaded.graph.nodes if k not in applied}
 
 

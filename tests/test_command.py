@@ -560,6 +560,43 @@ def test_pending_lints_only_unapplied_migrations_on_the_real_server(tmp_path):
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def test_pending_reports_an_inconsistent_history(tmp_path):
+    import uuid
+
+    import psycopg
+
+    name = f"sm_pending_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        project = make_project(tmp_path, db_name=name)
+        environ = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "proj_settings",
+            "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]),
+        }
+        migrate = subprocess.run(
+            [sys.executable, "-m", "django", "migrate", "-v", "0"],
+            cwd=project.root,
+            env=environ,
+            capture_output=True,
+            text=True,
+        )
+        assert migrate.returncode == 0, migrate.stderr
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname=name, autocommit=True) as db:
+            db.execute("DELETE FROM django_migrations WHERE app = 'library' AND name = '0002_book_points'")
+        done = project.run("--pending", "--no-color")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert (
+            "Migration library.0003_grow_title is applied before its dependency library.0002_book_points "
+            "on database 'default': migrate would refuse to run" in done.stdout
+        ), done.stdout
+    finally:
+        with psycopg.connect(host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_a_server_older_than_django_supports_is_a_warning_not_a_failure(project):
     done = project.run("--pg-version", "11", "--fail-on", "never")
     assert done.returncode == 0, done.stderr
