@@ -216,12 +216,24 @@ class Recorder(Reads):
         states = [*files.values(), *stats.values()]
         if any(len(s) == 3 and int(s[1]) >= self.started for s in states if s):
             return None  # edited during the run: what was printed may not match what is there now
+        # A namespace package (a folder without __init__.py: Django takes such a migrations
+        # folder for "no migrations") was found by the import system's own stat calls, which
+        # no hook sees: its listing is what tells when an __init__.py appears.
+        listed = set(self.dirs)
+        for module in list(sys.modules.values()):
+            search = getattr(module, "__path__", None)
+            if (
+                getattr(module, "__file__", None) is None
+                and search is not None
+                and not isinstance(search, list)
+            ):
+                listed.update(os.path.abspath(entry) for entry in list(search))
         return Record(
             files=files,
             stats=stats,
             dirs={
                 p: _dir_state(p)
-                for p in sorted(self.dirs)
+                for p in sorted(listed)
                 if not (p + os.sep).startswith(skipped) and not (p + os.sep).endswith(PYCACHE)
             },
             stdout=stdout,

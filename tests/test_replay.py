@@ -197,6 +197,18 @@ def test_a_project_that_does_not_start_is_one_line(project: Project) -> None:
     assert "Traceback" in run(project, "--traceback").stderr
 
 
+def test_a_migrations_folder_that_becomes_a_package_is_seen(project: Project, tmp_path: Path) -> None:
+    init = project.migrations / "__init__.py"
+    init.unlink()  # Django: an app without migrations
+    first = run(project, "--no-color")
+    assert first.returncode == 0 and "0 migration(s) linted" in first.stdout, first.stdout + first.stderr
+    assert records(tmp_path)
+    init.write_text("")
+    again = run(project, "--no-color")
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "3 migration(s) linted" in again.stdout
+
+
 def test_settings_are_read_from_manage_py(project: Project) -> None:
     (project.root / "manage.py").write_text(
         'import os\nos.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj_settings")\n'
