@@ -247,7 +247,7 @@ def _lint(config: Config, request: Request) -> Run:
         results.append(result)
     if cache is not None and _changed_since(started, hashed):
         cache = None  # a file the keys hashed was edited during the run: keep nothing from it
-    warnings: list[str] = []
+    warnings: list[str] = list(loaded.warnings)
     if cache is not None:
         try:
             cache.save()

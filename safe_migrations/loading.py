@@ -34,6 +34,7 @@ class LoadedGraph:
     files: dict[Key, Path] = field(default_factory=dict)
     # Files opened while the migration modules were imported (a .sql a RunSQL reads, say).
     read: set[str] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def graph(self) -> Any:
@@ -181,6 +182,25 @@ class TolerantLoader(MigrationLoader):
             self.disk_migrations.pop(key, None)
 
 
+def _ignored_migration_folders(loader: MigrationLoader) -> list[str]:
+    """Apps whose migrations folder holds migration files but no ``__init__.py``: Django takes
+    such a folder (a namespace package) for "no migrations", so migrate never runs them."""
+    out = []
+    for label in sorted(loader.unmigrated_apps):
+        module_name, _ = loader.migrations_module(label)
+        package = sys.modules.get(module_name or "")
+        search = getattr(package, "__path__", None)
+        if package is None or getattr(package, "__file__", None) is not None or search is None:
+            continue
+        for folder in map(Path, list(search)):
+            if any(p.name[:1].isdigit() for p in folder.glob("*.py")):
+                out.append(
+                    f"app {label!r}: {folder} has migration files but no __init__.py; "
+                    "Django ignores the folder (migrate will not run them), and so does this lint"
+                )
+    return out
+
+
 def find_cycle(graph: Any) -> list[Key]:
     """One dependency cycle of a migration graph, each node depending on the next ([] if none)."""
     done: set[Key] = set()
@@ -217,6 +237,7 @@ def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> Lo
     loaded = LoadedGraph(
         loader, list(loader.load_errors), dict(loader.migration_files), set(loader.files_read)
     )
+    loaded.warnings.extend(_ignored_migration_folders(loader))
     for app_label, names in sorted(loader.detect_conflicts().items()):
         loaded.errors.append(
             LoadError(

@@ -138,7 +138,15 @@ def changed_since(loaded: LoadedGraph, ref: str, cwd: Path) -> tuple[set[Key], f
         _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], top)
     except SelectionError:
         raise SelectionError(f"--since: unknown git ref {ref!r}") from None
-    base = _git(["merge-base", ref, "HEAD"], top).strip()
+    try:
+        base = _git(["merge-base", ref, "HEAD"], top).strip()
+    except SelectionError as exc:
+        if _git(["rev-parse", "--is-shallow-repository"], top).strip() == "true":
+            raise SelectionError(
+                f"--since {ref}: no common ancestor with HEAD in this shallow clone; fetch the "
+                "whole history (git fetch --unshallow, or fetch-depth: 0 in GitHub Actions)"
+            ) from None
+        raise SelectionError(f"--since {ref}: {exc}") from None
     names = _git(["diff", "--name-only", "--diff-filter=AMR", base, "--"], top).splitlines()
     names += _git(["ls-files", "--others", "--exclude-standard"], top).splitlines()
     changed = {files[p] for p in ((top / n).resolve() for n in names) if p in files}

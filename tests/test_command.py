@@ -10,7 +10,7 @@ import sys
 import django
 import pytest
 
-from tests.project import REPO, make_project
+from tests.project import REPO, Project, make_project
 
 
 @pytest.fixture
@@ -643,3 +643,40 @@ def test_a_latin1_migration_keeps_its_line_numbers_and_can_be_fixed(project):
     fixed = project.run("library", "0004", "--fix", "--dry-run", "--no-color")
     assert "Traceback" not in fixed.stderr, fixed.stderr
     assert "0004_drop_fax.py" in fixed.stdout
+
+
+def test_since_in_a_shallow_clone_says_what_to_fetch(project, tmp_path):
+    git = ["git", "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], cwd=project.root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=project.root, check=True)
+    subprocess.run([*git, "checkout", "-qb", "feature"], cwd=project.root, check=True)
+    for n in range(2):
+        (project.root / f"note{n}.txt").write_text(str(n))
+        subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+        subprocess.run([*git, "commit", "-qm", f"feature {n}"], cwd=project.root, check=True)
+    subprocess.run([*git, "checkout", "-q", "main"], cwd=project.root, check=True)
+    (project.root / "main.txt").write_text("moved on")
+    subprocess.run([*git, "add", "-A"], cwd=project.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "main moves"], cwd=project.root, check=True)
+    clone = tmp_path / "clone"
+    url = f"file://{project.root}"
+    subprocess.run([*git, "clone", "-q", "--depth", "1", "-b", "feature", url, str(clone)], check=True)
+    subprocess.run(
+        [*git, "fetch", "-q", "--depth", "1", "origin", "main:refs/remotes/origin/main"],
+        cwd=clone,
+        check=True,
+    )
+    shallow = Project(clone)
+    done = shallow.run("--since", "origin/main")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "shallow clone" in done.stderr and "fetch-depth: 0" in done.stderr
+
+
+def test_a_migrations_folder_without_init_is_a_warning(project):
+    (project.migrations / "__init__.py").unlink()
+    done = project.run("--no-color")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "warning: app 'library':" in done.stderr
+    assert "has migration files but no __init__.py" in done.stderr
