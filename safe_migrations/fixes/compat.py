@@ -398,19 +398,30 @@ def callable_default(
             "                break",
             "            for row in rows:",
             f"                row.{attr} = {expr}  # one value per row",
-            f"            {model_class}.objects.using(db).bulk_update(rows, [{py(attr)}])",
+            # the slice bounds each batch; batch_size says so to readers (and to unbatched-backfill)
+            f"            {model_class}.objects.using(db).bulk_update(rows, [{py(attr)}], batch_size=1000)",
+            "        time.sleep(0.05)  # let replicas and autovacuum keep up",
         ]
-        imports = (*((f"import {module}",) if module else ()), "from django.db import transaction")
+        imports = (
+            "import time",
+            *((f"import {module}",) if module else ()),
+            "from django.db import transaction",
+        )
         parts.append(
             migration(
-                "release N, migration 2 (atomic = False): one value per existing row, in batches",
+                "after the deploy, migration 2 (atomic = False): one value per existing row, in batches",
                 [f"migrations.RunPython({function}, migrations.RunPython.noop),"],
                 atomic=False,
+                # Until then the old code inserts rows without the column: the backfill must
+                # come once the new code, which fills it, serves every request.
+                phase=POST_DEPLOY,
                 imports=(*imports, "", "", *backfill),
             )
         )
         steps.append(
-            f"Backfill the existing rows in batches, calling {expr} once per row, in an atomic = False migration."
+            "Once the new code, which fills the column, serves every request, backfill the existing "
+            f"rows in batches, calling {expr} once per row, in an atomic = False migration marked "
+            'safe_migrations_phase = "post-deploy".'
         )
     if unique:
         index = f"{bare(table)}_{column}_uniq"[:63]
@@ -425,6 +436,7 @@ def callable_default(
                     f"    reverse_sql={py(f'DROP INDEX CONCURRENTLY IF EXISTS {q(index)}')}),",
                 ],
                 atomic=False,
+                phase=POST_DEPLOY,
             ),
             migration(
                 "migration 4: attach it as the constraint (brief ACCESS EXCLUSIVE)",
@@ -438,6 +450,7 @@ def callable_default(
                     "),",
                 ],
                 imports=(f"import {module}",) if module else (),
+                phase=POST_DEPLOY,
             ),
         ]
         steps.append(

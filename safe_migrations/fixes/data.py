@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast as pyast
 import copy
+import keyword
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -185,32 +186,108 @@ def python_backfill(
     var: str,
     call: pyast.Call | None,
     kind: str,
+    line: int | None = None,
 ) -> Fix:
     """R9 for a RunPython write found in the function's source."""
-    fn = op.runpython.code.rsplit(".", 1)[-1] if op.runpython else "forwards"
-    name = f"{fn}_batched"
+    forwards, reverse, _, reverse_def = named_functions(op)
+    name = f"{forwards}_batched"
+    source = op.runpython.source if op.runpython else None
     if call is not None and kind in ("update", "delete"):
         inner = _batched_call(call, var)
-    elif kind == "bulk_update":
-        inner = (
-            f"# build the changed objects for {var}.objects.filter(pk__in=ids) and save them with\n"
-            f"            # {var}.objects.bulk_update(objs, fields, batch_size=1_000)"
-        )
+    elif kind == "bulk_update" and call is not None:
+        inner = _batched_bulk_update(source, call, var)
     else:
-        inner = (
-            f"for obj in {var}.objects.using(db).filter(pk__in=ids):\n"
-            f"                ...  # the per-row change of {fn}\n"
-            "                obj.save()"
-        )
-    reverse = _reverse_code(op)
+        inner = _batched_row_loop(source, line, var)
     code = data_migration(
         "a migration of its own (atomic = False): batched backfill",
-        [f"BATCH = {BATCH}", backfill_function(name, app, model, var, inner)],
+        [f"BATCH = {BATCH}", backfill_function(name, app, model, var, inner), *filter(None, [reverse_def])],
         [f"migrations.RunPython({name}, {reverse}),"],
         atomic=False,
         imports=("import time", ""),
     )
     return Fix("Backfill in batches, one short transaction each (atomic = False)", BACKFILL_STEPS, code)
+
+
+_NO_LOOP = 'raise NotImplementedError("change the rows of {var}.objects.using(db).filter(pk__in=ids) here")'
+
+
+def _function_tree(source: str | None) -> pyast.AST | None:
+    if not source:
+        return None
+    try:
+        return pyast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+
+
+def _indented(lines: Sequence[str], depth: int) -> str:
+    """Lines of a block placed inside backfill_function's batch (12 spaces deep)."""
+    pad = " " * depth
+    return ("\n" + pad).join(line for text in lines for line in text.splitlines())
+
+
+def _batched_bulk_update(source: str | None, call: pyast.Call, var: str) -> str:
+    """bulk_update(objs, fields) limited to one batch: the loop that changed ``objs`` runs
+    over the batch's rows, then one bulk_update saves them."""
+    fields = (
+        call.args[1]
+        if len(call.args) > 1
+        else next((k.value for k in call.keywords if k.arg == "fields"), None)
+    )
+    objs = call.args[0] if call.args else None
+    tree = _function_tree(source)
+    loop = None
+    if tree is not None and isinstance(objs, pyast.Name):
+        for node in pyast.walk(tree):
+            if not isinstance(node, pyast.For) or not isinstance(node.target, pyast.Name):
+                continue
+            over = isinstance(node.iter, pyast.Name) and node.iter.id == objs.id
+            appends = any(
+                isinstance(c, pyast.Call)
+                and isinstance(c.func, pyast.Attribute)
+                and c.func.attr == "append"
+                and isinstance(c.func.value, pyast.Name)
+                and c.func.value.id == objs.id
+                for c in pyast.walk(node)
+            )
+            if over or appends:
+                loop = node
+                break
+    if loop is None or fields is None:
+        return _NO_LOOP.format(var=var)
+    target = pyast.unparse(loop.target)
+    body = [
+        pyast.unparse(stmt)
+        for stmt in loop.body
+        if not (
+            isinstance(stmt, pyast.Expr)
+            and isinstance(stmt.value, pyast.Call)
+            and isinstance(stmt.value.func, pyast.Attribute)
+            and stmt.value.func.attr == "append"
+        )
+    ] or ["pass"]
+    lines = [
+        "rows = list(" + var + ".objects.using(db).filter(pk__in=ids))",
+        f"for {target} in rows:",
+        *("    " + line for text in body for line in text.splitlines()),
+        f"{var}.objects.using(db).bulk_update(rows, {pyast.unparse(fields)}, batch_size=BATCH)",
+    ]
+    return _indented(lines, 12)
+
+
+def _batched_row_loop(source: str | None, line: int | None, var: str) -> str:
+    """A loop saving rows one by one, over one batch's rows."""
+    tree = _function_tree(source)
+    loop = None
+    if tree is not None and line is not None:
+        loop = next((n for n in pyast.walk(tree) if isinstance(n, pyast.For) and n.lineno == line), None)
+    if loop is None:
+        return _NO_LOOP.format(var=var)
+    lines = [
+        f"for {pyast.unparse(loop.target)} in {var}.objects.using(db).filter(pk__in=ids):",
+        *("    " + text for stmt in loop.body for text in pyast.unparse(stmt).splitlines()),
+    ]
+    return _indented(lines, 12)
 
 
 def sql_backfill(op: OperationFacts, table: str, node: Any) -> Fix:
@@ -484,7 +561,61 @@ def _reverse_code(op: OperationFacts) -> str:
     facts = op.runpython
     if facts is None or facts.reverse_is_noop or facts.reverse_code is None:
         return "migrations.RunPython.noop"
-    return facts.reverse_code.rsplit(".", 1)[-1]
+    return usable_name(facts.reverse_code) or "backwards"
+
+
+def usable_name(dotted: str) -> str | None:
+    """The callable's name when code can refer to it; None for a lambda, a functools.partial
+    and other callables without one (their dotted name holds ``<lambda>`` or a repr)."""
+    last = dotted.rsplit(".", 1)[-1]
+    return last if last.isidentifier() and not keyword.iskeyword(last) else None
+
+
+def _lambdas(source: str | None) -> list[pyast.Lambda]:
+    """The lambdas in the source inspect gives for a lambda (its whole line or lines)."""
+    if not source:
+        return []
+    text = textwrap.dedent(source).strip().rstrip(",")
+    for candidate in (text, f"({text})", f"({text}\n)"):
+        try:
+            tree = pyast.parse(candidate)
+        except SyntaxError:
+            continue
+        found = [n for n in pyast.walk(tree) if isinstance(n, pyast.Lambda)]
+        return sorted(found, key=lambda n: (n.lineno, n.col_offset))
+    return []
+
+
+def _def_from_lambda(name: str, node: pyast.Lambda | None, what: str) -> str:
+    if node is None:
+        return (
+            f"def {name}(apps, schema_editor):\n"
+            f"    # the {what} code has no name to refer to (a lambda or a functools.partial whose\n"
+            "    # source could not be read): move its body here\n"
+            f'    raise NotImplementedError("move the {what} code of the RunPython here")\n'
+        )
+    args = pyast.unparse(node.args) or "apps, schema_editor"
+    return f"def {name}({args}):\n    {pyast.unparse(node.body)}\n"
+
+
+def named_functions(op: OperationFacts) -> tuple[str, str, str | None, str | None]:
+    """(forwards name, reverse code, forwards def, reverse def): a callable without a usable
+    name (a lambda, a partial) becomes a function named forwards or backwards, whose
+    definition the fix must carry, with the lambda's body when its source can be read."""
+    facts = op.runpython
+    if facts is None:
+        return "forwards", "migrations.RunPython.noop", None, None
+    lambdas = _lambdas(facts.source)
+    forwards, forwards_def = usable_name(facts.code), None
+    if forwards is None:
+        forwards = "forwards"
+        forwards_def = _def_from_lambda(forwards, lambdas[0] if lambdas else None, "forwards")
+    reverse, reverse_def = _reverse_code(op), None
+    if reverse == "backwards" and facts.reverse_code is not None and not usable_name(facts.reverse_code):
+        # inspect gives a lambda's whole line: RunPython(lambda ..., lambda ...) holds both
+        both = forwards_def is not None and len(lambdas) == 2
+        reverse_def = _def_from_lambda(reverse, lambdas[1] if both else None, "reverse")
+    return forwards, reverse, forwards_def, reverse_def
 
 
 def runpython_as_own_migration(op: OperationFacts) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast as pyast
 import importlib.util
 import re
 import textwrap
@@ -268,68 +269,128 @@ def set_not_null(
     )
 
 
-def change_type(op: OperationFacts, table: str, column: str, new_type: str | None) -> Fix:
-    """R10: new column, trigger, batched backfill, swap."""
+def change_type(
+    op: OperationFacts,
+    table: str,
+    column: str,
+    new_type: str | None,
+    using: tuple[str, str] | None = None,
+    *,
+    server_version: int = 15,
+    django_version: tuple[int, int] = (5, 2),
+) -> Fix:
+    """R10 with a database-only shadow column: add it with a sync trigger, backfill in
+    batches, swap the names in one short transaction, NOT NULL (R5), drop the old copy.
+
+    ``using``: the USING expression of the ALTER, when it has one: over the column, and over
+    the trigger's NEW row.
+    Without USING, ALTER TYPE assigns the old value, which fails on a value the new type
+    cannot hold (a string longer than a shrunk varchar); the copy must fail the same way,
+    so it assigns too, where a CAST to varchar(n) would silently truncate.
+    """
     model = op.kwarg("model_name") or py(_model(op))
-    field_name = op.field_name or column
-    new_field = op.new_field.with_kwargs(null="True") if op.new_field else "models.Field(null=True)"
-    new_col = f"{column}_new"
+    field_name = op.kwarg("name") or py(op.field_name or column)
+    sql_type = new_type or "new_type"
+    new_col = f"{column}_new"[:63]
+    old_col = f"{column}_old"[:63]
     trigger = f"{bare(table)}_{column}_sync"[:63]
     function = f"{trigger}_fn"[:63]
-    create_trigger = (
-        f"CREATE FUNCTION {q(function)}() RETURNS trigger AS $$ BEGIN "
-        f"NEW.{q(new_col)} := NEW.{q(column)}; RETURN NEW; END $$ LANGUAGE plpgsql; "
+    value, new_value = using or (q(column), f"NEW.{q(column)}")
+    add = [
+        f"ALTER TABLE {q(table)} ADD COLUMN {q(new_col)} {sql_type} NULL",
+        f"CREATE FUNCTION {q(function)}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"NEW.{q(new_col)} := {new_value}; RETURN NEW; END $$",
         f"CREATE TRIGGER {q(trigger)} BEFORE INSERT OR UPDATE ON {q(table)} "
-        f"FOR EACH ROW EXECUTE FUNCTION {q(function)}()"
+        f"FOR EACH ROW EXECUTE FUNCTION {q(function)}()",
+    ]
+    drop_trigger = [
+        f"DROP TRIGGER IF EXISTS {q(trigger)} ON {q(table)}",
+        f"DROP FUNCTION IF EXISTS {q(function)}()",
+    ]
+    remove = [*drop_trigger, f"ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(new_col)}"]
+    swap = [
+        *drop_trigger,
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(old_col)}",
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(new_col)} TO {q(column)}",
+    ]
+    unswap = [
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(new_col)}",
+        f"ALTER TABLE {q(table)} RENAME COLUMN {q(old_col)} TO {q(column)}",
+        *add[1:],
+    ]
+    new_field = op.new_field
+    final = new_field.code if new_field else "models.Field(...)"
+    state = final
+    not_null = new_field is not None and not new_field.null
+    if not_null and new_field is not None:
+        # Nothing writes the old copy any more: it must accept the rows that leave it out.
+        swap.append(f"ALTER TABLE {q(table)} ALTER COLUMN {q(old_col)} DROP NOT NULL")
+        unswap.insert(0, f"ALTER TABLE {q(table)} ALTER COLUMN {q(old_col)} SET NOT NULL")
+        state = new_field.with_kwargs(null="True")  # the new column is nullable until R5 below
+    old_type = op.old_field.db_type if op.old_field and op.old_field.db_type else "text"
+    parts = [
+        migration(
+            "release N, migration 1 (atomic): a shadow column outside Django's state, and a "
+            "trigger that fills it on every write",
+            [LOCK_TIMEOUT_ATOMIC, f"migrations.RunSQL({add!r}, reverse_sql={remove!r}),"],
+        ),
+        _copy_in_batches(table, column, new_col, value),
+        migration(
+            "release N, migration 3 (atomic): swap the names in one short transaction; the column "
+            "keeps its name, so the running code never notices",
+            [
+                LOCK_TIMEOUT_ATOMIC,
+                "migrations.SeparateDatabaseAndState(",
+                f"    database_operations=[migrations.RunSQL({swap!r}, reverse_sql={unswap!r})],",
+                f"    state_operations=[migrations.AlterField(model_name={model}, name={field_name}, field={state})],",
+                "),",
+            ],
+        ),
+    ]
+    if not_null:
+        parts.append(set_not_null(op, table, column, server_version, django_version).code)
+    parts.append(
+        migration(
+            "release N+1, after every old pod is gone: drop the old copy",
+            [
+                LOCK_TIMEOUT_ATOMIC,
+                f"migrations.RunSQL({py(f'ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(old_col)}')},",
+                f"    reverse_sql={py(f'ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(old_col)} {old_type} NULL')}),",
+            ],
+            phase="post-deploy",
+        )
     )
-    drop_trigger = (
-        f"DROP TRIGGER IF EXISTS {q(trigger)} ON {q(table)}; DROP FUNCTION IF EXISTS {q(function)}()"
+    steps = [
+        f"Add a nullable {sql_type} column with RunSQL only: Django's state never sees it, so the "
+        "running code's SELECTs and INSERTs stay as they are. A trigger copies every write into it.",
+        "Backfill the existing rows in batches (atomic = False, one short transaction per batch). "
+        + (
+            "The copy assigns the value as ALTER TYPE would: a value the new type cannot hold (a "
+            "string longer than the new max_length) makes it fail instead of being truncated; "
+            "shorten such values first."
+            if not using
+            else f"The copy uses the same conversion as the ALTER ({value})."
+        ),
+        "Swap the names in one short transaction through SeparateDatabaseAndState, which records the "
+        "new field in the state; every statement has its reverse.",
+    ]
+    if not_null:
+        steps.append(
+            "The new column is nullable in the database: make it NOT NULL with the set-not-null recipe "
+            "(CHECK NOT VALID, VALIDATE, SET NOT NULL), as the migrations above do."
+        )
+    steps.append("Drop the old copy in the next release, once no pod of the old release runs.")
+    fields = [f for f in (op.old_field, new_field) if f is not None]
+    if any(f.unique or f.db_index or f.primary_key for f in fields):
+        steps.append(
+            "The indexes and unique constraints of the column stay on the old copy: build the same "
+            "ones on the new column with CREATE [UNIQUE] INDEX CONCURRENTLY before the swap, and "
+            "attach a unique one with ADD CONSTRAINT ... UNIQUE USING INDEX in the swap (lintmigrations "
+            "--plan writes all of it)."
+        )
+    return Fix(
+        "Change the type through a shadow column: add, sync, backfill, swap", tuple(steps), "\n\n".join(parts)
     )
-    old_col = f"{column}_old"
-    swap = (
-        f"{drop_trigger}; ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(old_col)}; "
-        f"ALTER TABLE {q(table)} RENAME COLUMN {q(new_col)} TO {q(column)}; "
-        # The code no longer writes the old copy: it must not refuse the new INSERTs.
-        f"ALTER TABLE {q(table)} ALTER COLUMN {q(old_col)} DROP NOT NULL"
-    )
-    code = "\n\n".join(
-        [
-            migration(
-                "release N, migration 1 (atomic): the new column and a trigger that fills it",
-                [
-                    LOCK_TIMEOUT_ATOMIC,
-                    f"migrations.AddField(model_name={model}, name={py(field_name + '_new')}, field={new_field}),",
-                    f"migrations.RunSQL({py(create_trigger)},",
-                    f"    reverse_sql={py(drop_trigger)}),",
-                ],
-            ),
-            _copy_in_batches(table, column, new_col, new_type),
-            migration(
-                "release N+1 (after the code reads the new column): swap in one short transaction",
-                [
-                    LOCK_TIMEOUT_ATOMIC,
-                    "migrations.SeparateDatabaseAndState(",
-                    "    database_operations=[migrations.RunSQL(",
-                    f"        {py(swap)},",
-                    "    )],",
-                    f"    state_operations=[migrations.RemoveField({model}, {py(field_name + '_new')}),"
-                    f" migrations.AlterField(model_name={model}, name={py(field_name)}, field={op.new_field.code if op.new_field else '...'})],",
-                    "),",
-                ],
-            ),
-        ]
-    )
-    steps = (
-        f"Add a nullable {new_type or 'new-type'} column next to the old one and a trigger that copies "
-        "every write into it.",
-        "Backfill the existing rows in batches (atomic = False, one short transaction per batch).",
-        "Swap the columns by renaming them in one short transaction (the old copy loses NOT NULL, "
-        "since nothing writes it any more); then drop the old column in a later release (see "
-        "drop-column).",
-        "If the field is NOT NULL, the new column is still nullable in the database: make it NOT NULL "
-        "with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL) before relying on it.",
-    )
-    return Fix("Change the type through a new column: add, sync, backfill, swap", steps, code)
 
 
 def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
@@ -378,69 +439,126 @@ def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
     return Fix("Drop the column in two releases: state first, database later", steps, code)
 
 
-def _copy_in_batches(table: str, column: str, new_col: str, new_type: str | None) -> str:
+def _copy_in_batches(table: str, column: str, new_col: str, value: str) -> str:
     """R10's backfill migration: copy the old column into the new one, batch by batch."""
     from .tables import Backfill, _sql_backfill
 
-    value = f"CAST({q(column)} AS {new_type})" if new_type else q(column)
     job = Backfill(table, value, new_col, guard=True)
     return _sql_backfill([job], "release N, migration 2 (atomic = False): backfill in batches")
 
 
-def _fill_in_batches(op: OperationFacts, field: FieldFacts) -> str:
-    """R4/R9: fill a new nullable column with the field's default, batch by batch."""
+def _fill_in_batches(op: OperationFacts, field: FieldFacts, value: str) -> str:
+    """R4/R9: fill a new nullable column with a constant, batch by batch."""
     from .tables import _orm_backfill
 
-    value = field.default_code or "None"
-    if field.default_callable:
-        value += "()"  # one value per batch: see add-column-callable-default for per-row values
     model = op.model_name or op.sql_model or "model"
     return _orm_backfill(op.app_label, model, field.name, value)
 
 
-def add_not_null_column(op: OperationFacts, field: FieldFacts, django_version: tuple[int, int]) -> Fix:
+def one_off_default(op: OperationFacts) -> tuple[str, bool] | None:
+    """The default of AddField/AlterField(preserve_default=False), makemigrations' one-off
+    value for the existing rows, as (code, is a constant); the state keeps no trace of it."""
+    if op.kwarg("preserve_default") != "False" or not op.kwarg("field"):
+        return None
+    try:
+        call = pyast.parse(op.kwarg("field") or "", mode="eval").body
+    except SyntaxError:
+        return None
+    if not isinstance(call, pyast.Call):
+        return None
+    for keyword in call.keywords:
+        if keyword.arg == "default":
+            code = pyast.unparse(keyword.value)
+            try:
+                pyast.literal_eval(keyword.value)
+            except ValueError:
+                return code, False
+            return code, True
+    return None
+
+
+def add_not_null_column(
+    op: OperationFacts, field: FieldFacts, django_version: tuple[int, int], table: str | None = None
+) -> Fix:
     """R4: keep the default in the database (db_default), or nullable first."""
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(field.name)
-    default = field.default_code
-    if django_version >= (5, 0) and default is not None and not field.default_callable:
-        code = migration(
-            "one migration: the database keeps the default (PostgreSQL 11+: no rewrite)",
-            [
-                f"migrations.AddField(model_name={model}, name={name}, "
-                f"field={field.with_kwargs(default=None, db_default=default)}),"
-            ],
-        )
-        steps = (
+    if field.default_callable and table is not None:
+        # One value per row, computed by Python: nullable first, per-row backfill (the
+        # add-column-callable-default recipe; a Python default in AddField would still make
+        # Django write one literal DEFAULT into every existing row).
+        from .compat import callable_default
+
+        return callable_default(op, field, table, field.column or field.name, django_version)
+    one_off = one_off_default(op)
+    default, constant = field.default_code, not field.default_callable
+    if one_off is not None:
+        default, constant = one_off
+    if django_version >= (5, 0) and default is not None and constant:
+        interim = field.with_kwargs(default=None, db_default=default)
+        parts = [
+            migration(
+                "one migration: the database keeps the default (PostgreSQL 11+: no rewrite)",
+                [f"migrations.AddField(model_name={model}, name={name}, field={interim}),"],
+            )
+        ]
+        steps = [
             f"Declare the field with db_default={default} instead of default={default}: Django keeps "
             "the DEFAULT in the database, so INSERTs from old code that omit the column still succeed.",
             "On PostgreSQL 11+ a constant DEFAULT is stored in the catalogue: no table rewrite.",
-        )
-        return Fix("Use db_default so the database keeps the default", steps, code)
+        ]
+        if one_off is not None:
+            parts[0] = parts[0].replace("# one migration:", "# release N:", 1)
+            parts.append(
+                migration(
+                    "release N+1, after every old pod is gone: the field as declared, without a default",
+                    [
+                        LOCK_TIMEOUT_ATOMIC,
+                        f"migrations.AlterField(model_name={model}, name={name}, field={field.code}),",
+                    ],
+                    phase="post-deploy",
+                )
+            )
+            steps.append(
+                f"{default} was a one-off default (preserve_default=False) for the existing rows: "
+                "drop the database default in the next release, once no old pod inserts without "
+                "the column."
+            )
+        return Fix("Use db_default so the database keeps the default", tuple(steps), "\n\n".join(parts))
+    value = "None" if default is None else (default if constant else f"{default}()")
+    nullable = field.with_kwargs(null="True", default=None) if one_off else field.with_kwargs(null="True")
     code = "\n\n".join(
         [
             migration(
                 "release N, migration 1: the column, nullable",
-                [
-                    f"migrations.AddField(model_name={model}, name={name}, field={field.with_kwargs(null='True')}),"
-                ],
+                [f"migrations.AddField(model_name={model}, name={name}, field={nullable}),"],
             ),
-            _fill_in_batches(op, field),
+            _fill_in_batches(op, field, value),
         ]
     )
     nullable_steps = (
         "Add the column as null=True; deploy code that writes it.",
-        "Backfill existing rows in batches in an atomic = False migration.",
+        f"Backfill existing rows with {value} in batches in an atomic = False migration.",
         "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL).",
     )
     return Fix("Add the column nullable first, backfill, then NOT NULL", nullable_steps, code)
 
 
 def runpython_reverse(op: OperationFacts) -> Fix:
-    forwards = op.kwarg("code") or op.kwarg("_0") or "forwards"
-    code = f"migrations.RunPython({forwards}, reverse_code=migrations.RunPython.noop)"
-    steps = (
+    from .data import named_functions
+
+    forwards, _, forwards_def, _ = named_functions(op)
+    call = f"migrations.RunPython({forwards}, reverse_code=migrations.RunPython.noop)"
+    if forwards_def is None:
+        call = f"migrations.RunPython({op.kwarg('code') or op.kwarg('_0') or forwards}, reverse_code=migrations.RunPython.noop)"
+    code = call if forwards_def is None else f"{forwards_def}\n\n# in the operations list:\n{call},"
+    steps = [
         "Pass reverse_code: a function that undoes the change, or migrations.RunPython.noop when "
         "rolling back needs no data change.",
-    )
-    return Fix("Give RunPython a reverse_code", steps, code)
+    ]
+    if forwards_def is not None:
+        steps.append(
+            f"The code has no name to refer to (a lambda or a partial): define it as {forwards}() at "
+            "the module level of the migration and pass that."
+        )
+    return Fix("Give RunPython a reverse_code", tuple(steps), code)

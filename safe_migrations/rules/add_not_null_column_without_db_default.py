@@ -98,7 +98,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
                     f" On PostgreSQL {ctx.target.server_version} the DEFAULT also rewrites the whole table."
                 )
             field = op.new_field
-            fix = recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None
+            fix = recipes.add_not_null_column(op, field, ctx.target.django_version, table) if field else None
             yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
 
     @staticmethod
@@ -120,7 +120,9 @@ class AddNotNullColumnWithoutDbDefault(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=recipes.add_not_null_column(op, field, ctx.target.django_version) if field else None,
+                fix=recipes.add_not_null_column(op, field, ctx.target.django_version, table)
+                if field
+                else None,
             )
 
     @staticmethod
@@ -172,7 +174,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             "know the column, fails with a not-null error until the last old pod is gone.",
             operation=op,
             table=table,
-            fix=recipes.add_not_null_column(op, field, ctx.target.django_version),
+            fix=recipes.add_not_null_column(op, field, ctx.target.django_version, table),
         )
 
 

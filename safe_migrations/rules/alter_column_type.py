@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
+from typing import Any
+
+from pglast import ast
 
 from ..context import MigrationContext
 from ..findings import Severity
@@ -37,13 +41,21 @@ class AlterColumnType(Rule):
     ```
 
     ## Use instead
-    Expand and contract: add a nullable column of the new type, keep it in sync
-    with a trigger, backfill it in batches, then swap the names in one short
+    Expand and contract: add a nullable column of the new type outside Django's
+    state (RunSQL, so the running code never selects it), keep it in sync with a
+    trigger, backfill it in batches, then swap the names in one short
     transaction and drop the old column in a later release.
     ```python
-    migrations.AddField("order", "quantity_new", models.BigIntegerField(null=True)),
-    migrations.RunSQL("CREATE FUNCTION ... NEW.quantity_new := NEW.quantity ...; CREATE TRIGGER ..."),
+    migrations.RunSQL(
+        ['ALTER TABLE "shop_order" ADD COLUMN "quantity_new" bigint NULL',
+         "CREATE FUNCTION ... NEW.quantity_new := NEW.quantity ...", "CREATE TRIGGER ..."],
+        reverse_sql=["DROP TRIGGER ...", "DROP FUNCTION ...",
+                     'ALTER TABLE "shop_order" DROP COLUMN "quantity_new"'],
+    ),
     ```
+    The copy assigns the old value as `ALTER TYPE` would, so a value the new
+    type cannot hold (a string longer than a shrunk `max_length`) fails the
+    backfill instead of being truncated.
     """
 
     code = "SM109"
@@ -96,6 +108,34 @@ class AlterColumnType(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=recipes.change_type(op, table, cmd.name, new_type),
+                fix=recipes.change_type(
+                    op,
+                    table,
+                    cmd.name,
+                    new_type,
+                    _using(cmd.def_, cmd.name),
+                    server_version=ctx.target.server_version,
+                    django_version=ctx.target.django_version,
+                ),
                 severity=severity,
             )
+
+
+def _using(coldef: Any, column: str) -> tuple[str, str] | None:
+    """The ALTER's USING expression over the column, and over a trigger's NEW row."""
+    expression = getattr(coldef, "raw_default", None)
+    if expression is None:
+        return None
+    over_new = copy.deepcopy(expression)
+    stack: list[Any] = [over_new]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.ColumnRef) and [getattr(f, "sval", None) for f in node.fields or ()] == [
+            column
+        ]:
+            node.fields = (ast.String(sval="NEW"), ast.String(sval=column))
+        elif isinstance(node, ast.Node):
+            stack.extend(getattr(node, attr) for attr in node)
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return deparse(expression), deparse(over_new)

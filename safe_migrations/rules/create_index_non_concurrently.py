@@ -12,6 +12,8 @@ from ..fixes import recipes
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
 from ._ast import concurrent_index_sql
+from .add_unique_constraint import AddUniqueConstraint
+from .add_unique_constraint import _flagged as _unique_added
 from .base import Hit, Rule
 
 
@@ -81,13 +83,20 @@ class CreateIndexNonConcurrently(Rule):
                 f" An earlier statement in this transaction already holds ACCESS EXCLUSIVE on "
                 f"{table}, so reads are blocked for the build as well."
             )
-        siblings = [
-            s.node
-            for s in ctx.statements_of(stmt.operation)
-            if isinstance(s.node, ast.IndexStmt) and not s.node.concurrent
-        ]
-        pairs = [concurrent_index_sql(n) for n in siblings or [node]]
-        fix = recipes.index_concurrently(stmt.operation, [p[0] for p in pairs], [p[1] for p in pairs])
+        statements = ctx.statements_of(stmt.operation)
+        unique = next((s for s in statements if any(_unique_added(s, ctx))), None)
+        if unique is not None:
+            # unique=True: Django adds a UNIQUE constraint next to its _like index; building
+            # only the indexes concurrently would record unique=True in the state with no
+            # unique index in the database. The add-unique-constraint recipe builds both
+            # concurrently and attaches the unique index as that constraint.
+            fix = AddUniqueConstraint._fix(unique, ctx, relname(unique.node.relation))
+        else:
+            siblings = [
+                s.node for s in statements if isinstance(s.node, ast.IndexStmt) and not s.node.concurrent
+            ]
+            pairs = [concurrent_index_sql(n) for n in siblings or [node]]
+            fix = recipes.index_concurrently(stmt.operation, [p[0] for p in pairs], [p[1] for p in pairs])
         yield Hit(
             message,
             statement=stmt,

@@ -129,7 +129,7 @@ class UnbatchedBackfill(Rule):
                 operation=op,
                 lock=Lock.ROW_EXCLUSIVE.label,
                 table=_table(ctx, app, model),
-                fix=data.python_backfill(op, app, model, write.model, write.call, write.kind),
+                fix=data.python_backfill(op, app, model, write.model, write.call, write.kind, write.line),
             )
         elif looped and in_tx:
             write = looped[0]
@@ -156,12 +156,12 @@ def _table(ctx: MigrationContext, app: str, model: str) -> str:
 
 
 def _non_atomic(op: OperationFacts) -> Fix:
-    source = textwrap.dedent(op.runpython.source or "") if op.runpython else ""
-    fn = op.runpython.code.rsplit(".", 1)[-1] if op.runpython else "forwards"
-    reverse = data._reverse_code(op)
+    fn, reverse, fn_def, reverse_def = data.named_functions(op)
+    # A lambda's source is the line that holds it: carry a function named fn instead.
+    source = fn_def or (textwrap.dedent(op.runpython.source or "") if op.runpython else "")
     code = data.data_migration(
         "a migration of its own (atomic = False): each write commits on its own",
-        [source],
+        [source, *filter(None, [reverse_def])],
         [f"migrations.RunPython({fn}, {reverse}),"],
         atomic=False,
     )

@@ -31,7 +31,7 @@ def test_docs_example_unique_uuid_default_is_an_error():
         "migrations.AlterField(model_name='customer', name='uid', field=models.UUIDField(default=uuid.uuid4, null=True))"
         in code
     )
-    assert "row.uid = uuid.uuid4()" in code and "bulk_update(rows, ['uid'])" in code
+    assert "row.uid = uuid.uuid4()" in code and "bulk_update(rows, ['uid'], batch_size=1000)" in code
     assert "apps.get_model('shop', 'Customer')" in code
     assert 'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "shop_customer_uid_uniq"' in code
     assert "UNIQUE USING INDEX" in code
