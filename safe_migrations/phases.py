@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pglast import ast, enums
@@ -39,6 +39,7 @@ class RunningRelease:
     tables: dict[str, frozenset[str]]
     created: frozenset[str]
     present: frozenset[Key] = frozenset()  # the migrations the running release already has
+    not_null: dict[str, frozenset[str]] = field(default_factory=dict)  # table -> NOT NULL columns
 
     def uses_table(self, table: str) -> bool:
         name = _bare(table)
@@ -50,12 +51,30 @@ class RunningRelease:
             return self.uses_table(table)
         return column in columns
 
+    def writes_non_null(self, table: str, column: str) -> bool:
+        """The running release's model declares ``column`` NOT NULL (null=False), so it
+        never writes NULL there."""
+        return column in self.not_null.get(_bare(table), frozenset())
+
 
 def _state_tables(state: Any) -> dict[str, frozenset[str]]:
     """Concrete tables of a ProjectState with their columns (no rendering)."""
+    return {table: frozenset(columns) for table, columns in _state_columns_null(state).items()}
+
+
+def _state_not_null(state: Any) -> dict[str, frozenset[str]]:
+    """Concrete tables of a ProjectState with their NOT NULL columns."""
+    return {
+        table: frozenset(c for c, null in columns.items() if not null)
+        for table, columns in _state_columns_null(state).items()
+    }
+
+
+def _state_columns_null(state: Any) -> dict[str, dict[str, bool]]:
+    """Concrete tables of a ProjectState: column -> null=True (no rendering)."""
     from django.db.backends.utils import truncate_name
 
-    tables: dict[str, frozenset[str]] = {}
+    tables: dict[str, dict[str, bool]] = {}
     for model_state in state.models.values():
         options = model_state.options
         if options.get("proxy") or not options.get("managed", True):
@@ -63,15 +82,16 @@ def _state_tables(state: Any) -> dict[str, frozenset[str]]:
         table = options.get("db_table") or truncate_name(
             f"{model_state.app_label}_{model_state.name_lower}", 63
         )
-        columns = set()
-        for name, field in model_state.fields.items():
-            if getattr(field, "many_to_many", False):
+        columns: dict[str, bool] = {}
+        for name, model_field in model_state.fields.items():
+            if getattr(model_field, "many_to_many", False):
                 continue
-            if getattr(field, "db_column", None):
-                columns.add(str(field.db_column))
+            if getattr(model_field, "db_column", None):
+                column = str(model_field.db_column)
             else:
-                columns.add(f"{name}_id" if field.is_relation else name)
-        tables[str(table)] = frozenset(columns)
+                column = f"{name}_id" if model_field.is_relation else name
+            columns[column] = bool(getattr(model_field, "null", False))
+        tables[str(table)] = columns
     return tables
 
 
@@ -95,13 +115,14 @@ def running_release(
             if key in present:
                 state = loaded.graph.nodes[key].mutate_state(state, preserve=False)
         running = _state_tables(state)
+        not_null = _state_not_null(state)
         for key in plan:
             if key not in present:
                 state = loaded.graph.nodes[key].mutate_state(state, preserve=False)
                 created.update(t for t in _state_tables(state) if t not in running)
     except Exception:  # noqa: BLE001 - a migration Django cannot apply to the state: reported elsewhere
         return None
-    return RunningRelease(source, running, frozenset(created), frozenset(present))
+    return RunningRelease(source, running, frozenset(created), frozenset(present), not_null)
 
 
 def _column_of(sql: str | None) -> str | None:
@@ -170,6 +191,55 @@ def contract_steps(statements: Iterable[Statement]) -> list[str]:
     return found
 
 
+def check_steps(statements: Iterable[Statement], running: RunningRelease | None) -> list[str]:
+    """CHECK constraints added to tables the running release writes: PostgreSQL enforces
+    them on every new or updated row at once, NOT VALID included (NOT VALID only skips the
+    existing rows), so a row the old code writes can fail with IntegrityError. Only a
+    ``col IS NOT NULL`` check on a column the running release declares NOT NULL is known
+    to be harmless; any other is a contract step (RULES.md SM106/SM108, recipe R5)."""
+    found: list[str] = []
+    created: set[str] = set()
+    for stmt in statements:
+        node = stmt.node
+        if isinstance(node, ast.CreateStmt):
+            created.add(relname(node.relation))
+        if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
+            continue
+        table = relname(node.relation)
+        if table in created or (running is not None and not running.uses_table(table)):
+            continue
+        for cmd in node.cmds or ():
+            con = cmd.def_
+            if not (
+                cmd.subtype == AT.AT_AddConstraint
+                and isinstance(con, ast.Constraint)
+                and con.contype == enums.ConstrType.CONSTR_CHECK
+            ):
+                continue
+            column = _not_null_column(con.raw_expr)
+            if column is not None and running is not None and running.writes_non_null(table, column):
+                continue
+            name = con.conname or "(unnamed)"
+            kind = "NOT VALID " if con.skip_validation else ""
+            found.append(
+                f"adds {kind}CHECK constraint {name} on {table}, enforced at once on the rows the "
+                "running release writes"
+            )
+    return found
+
+
+def _not_null_column(expr: Any) -> str | None:
+    """The column of a CHECK that is exactly ``col IS NOT NULL``."""
+    if (
+        isinstance(expr, ast.NullTest)
+        and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
+        and isinstance(expr.arg, ast.ColumnRef)
+    ):
+        fields = expr.arg.fields or ()
+        return str(getattr(fields[-1], "sval", "")) or None if fields else None
+    return None
+
+
 def expand_steps(statements: Iterable[Statement], created: set[str]) -> list[str]:
     """New columns and tables on the database side: the new code needs them, so they must
     run before it is deployed."""
@@ -214,9 +284,11 @@ def classify(
             for st in migration.statements
             if migration.operations[st.position].kind == "RunSQL"
         )
-        statements = parse_migration(migration) if migration.vendor == "postgresql" and drops else []
+        checks = any("CHECK" in st.sql.upper() for st in migration.statements)
+        parse = migration.vendor == "postgresql" and (drops or checks)
+        statements = parse_migration(migration) if parse else []
     statements = [s for s in statements if s.node is not None]
-    contract = contract_steps(statements)
+    contract = contract_steps(statements) + check_steps(statements, running)
     marked = (migration.phase_marker or "").strip().lower() == POST_DEPLOY_MARKER
     if contract or marked:
         created = {relname(s.node.relation) for s in statements if isinstance(s.node, ast.CreateStmt)}

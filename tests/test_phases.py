@@ -8,11 +8,14 @@ import subprocess
 import sys
 
 import django
+import psycopg
+import pytest
+from django.contrib.postgres.operations import AddConstraintNotValid
 from django.db import migrations, models
 
 from safe_migrations.findings import Phase
-from safe_migrations.phases import classify
-from tests.bluegreen.db import scratch_database
+from safe_migrations.phases import RunningRelease, classify
+from tests.bluegreen.db import HOST, PORT, USER, scratch_database
 from tests.conftest import initial
 from tests.harness import Mig, run
 from tests.project import REPO, make_project
@@ -93,6 +96,67 @@ def test_lock_hazard_is_must_split():
     assert phases(
         [migrations.AddIndex("customer", models.Index(fields=["name"], name="customer_name_idx"))]
     ) == [Phase.MUST_SPLIT]
+
+
+def _age_not_null():
+    check = models.CheckConstraint(condition=models.Q(age__isnull=False), name="customer_age_nn")
+    return AddConstraintNotValid("customer", check)
+
+
+def test_not_valid_check_old_code_can_violate_is_post_deploy():
+    runsql = migrations.RunSQL(
+        "ALTER TABLE shop_customer ADD CONSTRAINT customer_age_pos CHECK (age >= 0) NOT VALID",
+        "ALTER TABLE shop_customer DROP CONSTRAINT customer_age_pos",
+    )
+    result = run(initial(), [_age_not_null()], [runsql])
+    for migration in result.collected[1:]:
+        found = [f for f in result.findings if f.location.migration == migration.name]
+        classified = classify(migration, found)
+        assert classified.phase is Phase.POST_DEPLOY, classified
+        assert "NOT VALID CHECK constraint customer_age_" in classified.reason
+        assert "on shop_customer" in classified.reason
+
+
+def test_not_valid_check_with_a_new_column_must_split():
+    result = run(
+        initial(),
+        [
+            migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True)),
+            _age_not_null(),
+        ],
+    )
+    assert classify(result.collected[-1], result.last).phase is Phase.MUST_SPLIT
+
+
+def test_not_null_check_the_running_release_always_satisfies_is_pre_deploy():
+    check = models.CheckConstraint(condition=models.Q(name__isnull=False), name="customer_name_nn")
+    result = run(initial(), [AddConstraintNotValid("customer", check)], [_age_not_null()])
+    columns = frozenset({"id", "name", "phone", "fax", "code", "age"})
+    running = RunningRelease(
+        "applied migrations",
+        {"shop_customer": columns},
+        frozenset(),
+        not_null={"shop_customer": frozenset({"id", "name", "code"})},
+    )
+    name_check, age_check = result.collected[1], result.collected[2]
+    assert classify(name_check, [], running).phase is Phase.PRE_DEPLOY  # name is NOT NULL already
+    assert classify(age_check, [], running).phase is Phase.POST_DEPLOY  # release N writes NULL ages
+    unused = RunningRelease("applied migrations", {}, frozenset({"shop_customer"}))
+    assert classify(age_check, [], unused).phase is Phase.PRE_DEPLOY  # a table only new code uses
+
+
+def test_not_valid_check_rejects_the_running_release_insert_on_postgres():
+    """Why the step is post-deploy: NOT VALID skips the existing rows only."""
+    result = run(initial(), [_age_not_null()])
+    with scratch_database("sm_rules_ph") as name:
+        with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=name, autocommit=True) as conn:
+            for migration in result.collected:
+                for statement in migration.statements:
+                    conn.execute(statement.sql)
+            # Release N's model has age null=True: its INSERT leaves age NULL.
+            insert = "INSERT INTO shop_customer (name, phone, fax, code, age) VALUES ('ann', NULL, NULL, 'x', NULL)"
+            with pytest.raises(psycopg.errors.CheckViolation, match="customer_age_nn"):
+                conn.execute(insert)
 
 
 # --- the running release: --pending and --since -------------------------------------------

@@ -210,19 +210,71 @@ def parse_items(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLoc
 
 
 def _parse_one_by_one(text: str) -> Iterator[tuple[str, Any, str | None, list[TableLock]]]:
-    try:
-        pieces = list(pglast.split(text, with_parser=False))
-    except Exception:  # noqa: BLE001 - the scanner failed too: the whole text is one error
-        pieces = [text]
-    for piece in pieces:
+    """Each piece of ``text`` on its own: parsed, or reported with the parser's message.
+
+    ``pglast.split(with_parser=False)`` drops a piece that starts with no keyword it
+    knows (``SELEC 1``, ``FOO bar``): such SQL would go unchecked and unreported while
+    the server rejects it at deploy. So the pieces come from the scanner's own
+    semicolons, and every piece holding anything but comments is accounted for.
+    """
+    pieces = _pieces(text)
+    i = 0
+    while i < len(pieces):
+        piece = pieces[i]
         try:
             parsed = parse(piece)
         except pglast.parser.ParseError as exc:
-            yield piece.strip(), None, str(exc), []
-            continue
-        data = piece
+            # A semicolon inside a statement (a BEGIN ATOMIC function body) splits it:
+            # the piece and the ones after it may parse together.
+            joined = _rejoin(pieces, i)
+            if joined is None:
+                yield piece.strip(), None, str(exc), []
+                i += 1
+                continue
+            piece, parsed, i = joined[0], joined[1], joined[2]
+        else:
+            i += 1
         for raw in parsed:
-            yield _clip(data, raw.stmt_location, raw.stmt_len), raw.stmt, None, locks_of(raw.stmt)
+            yield _clip(piece, raw.stmt_location, raw.stmt_len), raw.stmt, None, locks_of(raw.stmt)
+
+
+_COMMENTS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+_REJOIN_SPAN = 32
+
+
+def _pieces(text: str) -> list[str]:
+    """The text between top-level semicolons (the scanner keeps quoted ones inside their
+    string), without the pieces that hold only whitespace and comments."""
+    try:
+        tokens = list(pglast.parser.scan(text))
+    except Exception:  # noqa: BLE001 - the scanner failed too: the whole text is one error
+        return [text]
+    pieces: list[str] = []
+    start = 0
+    meaningful = False
+    for token in tokens:
+        if token.name == "ASCII_59":  # ';'
+            if meaningful:
+                pieces.append(text[start : token.start])
+            start, meaningful = token.end + 1, False
+        elif token.name not in _COMMENTS:
+            meaningful = True
+    if meaningful:
+        pieces.append(text[start:])
+    return pieces
+
+
+def _rejoin(pieces: list[str], first: int) -> tuple[str, tuple[Any, ...], int] | None:
+    """The shortest run of pieces from ``first`` on that parses as a whole (text, nodes,
+    index of the piece after it), or None. A statement split by its own semicolons
+    rarely spans many pieces: the search stops after _REJOIN_SPAN of them."""
+    for last in range(first + 1, min(len(pieces), first + 1 + _REJOIN_SPAN)):
+        text = ";".join(pieces[first : last + 1])
+        try:
+            return text, parse(text), last + 1
+        except pglast.parser.ParseError:
+            continue
+    return None
 
 
 def func_name(node: Any) -> str:

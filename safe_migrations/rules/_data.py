@@ -234,6 +234,35 @@ class Chain:
                 return True
         return bool(self.positional) and all(_q_targeted(p) for p in self.positional)
 
+    def key_bounded(self) -> bool:
+        """Bounded the way batch_bound bounds SQL: by the primary key (equal to a value, in
+        a list, a closed range), a single get() or a slice. ``filter(status="a")`` is not:
+        like ``UPDATE ... WHERE status = 'a'`` it can match the whole table."""
+        if self.sliced or "get" in self.methods:
+            return True
+        keys = {k for k, _ in self.filters}
+        if any(_key_lookup(k) in ("exact", "in", "range") for k in keys):
+            return True
+        for key_field in _KEYS:
+            has_low = any(k in keys for k in (f"{key_field}__gt", f"{key_field}__gte"))
+            has_high = any(k in keys for k in (f"{key_field}__lt", f"{key_field}__lte"))
+            if has_low and has_high:
+                return True
+        return bool(self.positional) and all(_q_key_bounded(p) for p in self.positional)
+
+
+def _key_lookup(key: str) -> str | None:
+    """The lookup of a filter keyword on the primary key ('exact' when plain), else None."""
+    field, _, lookup = key.partition("__")
+    return (lookup or "exact") if field in _KEYS else None
+
+
+def _q_key_bounded(expr: pyast.expr) -> bool:
+    keywords = [kw for node in pyast.walk(expr) if isinstance(node, pyast.Call) for kw in node.keywords]
+    return bool(keywords) and all(
+        kw.arg is not None and _key_lookup(kw.arg) in ("exact", "in") for kw in keywords
+    )
+
 
 def _q_targeted(expr: pyast.expr) -> bool:
     keywords = [kw for node in pyast.walk(expr) if isinstance(node, pyast.Call) for kw in node.keywords]
@@ -254,6 +283,13 @@ class Write:
     in_loop: bool  # runs once per iteration of a loop
     call: pyast.Call | None = None
     chain: Chain | None = None
+
+    @property
+    def key_bounded(self) -> bool:
+        """Touches rows picked by primary key only, like an UPDATE/DELETE batch_bound
+        accepts (``targeted`` also accepts equality on any field). A bulk_update
+        writes every object it is given: not bounded."""
+        return self.kind in ("update", "delete") and self.chain is not None and self.chain.key_bounded()
 
 
 @dataclass(frozen=True)
@@ -278,9 +314,10 @@ class PythonFacts:
     imports: list[ModelImport] = field(default_factory=list)
 
     @property
-    def is_light(self) -> bool:
-        """Only creates rows or touches rows by key, no loop over a table."""
-        return not self.reads_all and all(w.targeted and not w.in_loop for w in self.writes)
+    def is_light_by_key(self) -> bool:
+        """Only creates rows or changes rows picked by primary key, outside loops: what a
+        RunSQL INSERT ... VALUES or an UPDATE/DELETE that batch_bound accepts does."""
+        return not self.reads_all and all(w.key_bounded and not w.in_loop for w in self.writes)
 
     @property
     def writes_rows(self) -> bool:

@@ -45,8 +45,10 @@ class AddPrimaryKey(Rule):
     ```
 
     ## Use instead
-    Build the unique index concurrently, make the columns NOT NULL with a
-    validated CHECK, then attach the index; record the field in the state only:
+    Build the unique index concurrently, make sure its columns are NOT NULL,
+    then swap the primary key in one catalogue-only statement (a model always
+    has a primary key already: drop it in the same `ALTER TABLE`); record the
+    change in the state only:
     ```python
     # migration 1 (atomic = False)
     migrations.RunSQL(
@@ -56,14 +58,24 @@ class AddPrimaryKey(Rule):
     # migration 2 (atomic)
     migrations.SeparateDatabaseAndState(
         database_operations=[migrations.RunSQL(
-            'ALTER TABLE "shop_tag" ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"',
-            reverse_sql='ALTER TABLE "shop_tag" DROP CONSTRAINT "tag_slug_pk"',
+            'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey", '
+            'ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"',
+            reverse_sql='ALTER TABLE "shop_tag" DROP CONSTRAINT "tag_slug_pk", '
+            'ADD CONSTRAINT "shop_tag_pkey" PRIMARY KEY ("id")',
         )],
         state_operations=[
+            migrations.RemoveField("tag", "id"),
             migrations.AlterField("tag", "slug", models.CharField(max_length=50, primary_key=True)),
         ],
     ),
     ```
+    `slug` is NOT NULL already here; a nullable key column must first get
+    NOT NULL through a validated CHECK (see set-not-null), or `ADD CONSTRAINT
+    ... USING INDEX` runs SET NOT NULL itself, with a full scan under ACCESS
+    EXCLUSIVE. Foreign keys that reference the old key must be dropped first
+    and re-created against the new one (NOT VALID, then VALIDATE). The `id`
+    column stays in the table (its identity default fills it) until a later
+    release drops it (see drop-column).
     For a counter column: add a nullable `bigint`, create a sequence owned by it
     and `SET DEFAULT nextval(...)` (catalogue changes only), number the existing
     rows in batches, then NOT NULL and the primary key as above.

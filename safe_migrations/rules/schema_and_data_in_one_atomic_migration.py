@@ -54,9 +54,13 @@ class SchemaAndDataInOneAtomicMigration(Rule):
     default) is one transaction; so is a `RunPython(atomic=True)` in a
     non-atomic one.
 
-    A `RunPython` whose code only creates rows or changes rows picked by key
-    (read with Python's `ast` module) does not hold the lock for long and is
-    not flagged after DDL; `RunPython.noop` never is.
+    A `RunPython` is read with Python's `ast` module and judged like the SQL it
+    runs: `update()`, `delete()`, `bulk_update()` or a loop of `save()` writes
+    rows like an `UPDATE` (`filter(status="a").update(...)` can match the whole
+    table, as `UPDATE ... WHERE status = 'a'` can). Code that only creates rows
+    or changes rows picked by primary key (`filter(pk__in=ids)`, `get(pk=...)`)
+    does not hold the lock for long and is not flagged after DDL;
+    `RunPython.noop` never is.
 
     ## Why is this bad?
     PostgreSQL keeps every lock until COMMIT. After `ALTER TABLE` (ACCESS
@@ -152,7 +156,7 @@ class SchemaAndDataInOneAtomicMigration(Rule):
                     f"RunPython({fn})",
                     tx,
                     i,
-                    heavy=facts is None or not facts.is_light,
+                    heavy=facts is None or not facts.is_light_by_key,
                     writes=facts is None or facts.writes_rows,
                     tables=frozenset(facts.tables()) if facts is not None and facts.models else None,
                     op=event,
@@ -242,7 +246,7 @@ class SchemaAndDataInOneAtomicMigration(Rule):
             data_code = data.sql_backfill(op, table, step.stmt.node).code
         elif op.runpython is not None:
             facts = python_facts(op.runpython.source)
-            write = next((w for w in facts.writes if not w.targeted or w.in_loop), None) if facts else None
+            write = next((w for w in facts.writes if not w.key_bounded or w.in_loop), None) if facts else None
             if facts is not None and write is not None:
                 app, model = facts.models.get(write.model, (op.app_label, write.model))
                 data_code = data.python_backfill(op, app, model, write.model, write.call, write.kind).code

@@ -12,6 +12,7 @@ from ..fixes import recipes, tables
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, alter_cmds, concurrent_index_sql
+from ._constraints import dropped_indexes, index_table
 from ._tables import describe, is_new, is_pk_type_change, long_work, new_locks
 from .base import Hit, Rule
 
@@ -71,20 +72,26 @@ class StatementAfterAccessExclusive(Rule):
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
         held = ctx.held.get(stmt.index, {})
-        own_ael = {t.table for t in stmt.locks if t.lock is Lock.ACCESS_EXCLUSIVE}
-        holders = [
-            (table, holder)
-            for table, (lock, holder) in sorted(held.items())
-            if lock.lock is Lock.ACCESS_EXCLUSIVE
-            and table not in own_ael
-            and not is_new(ctx, table, stmt)
-            and not self._same_pk_change(holder, stmt)
-        ]
+        own_ael = {_table_of(t.table, stmt, ctx) for t in stmt.locks if t.lock is Lock.ACCESS_EXCLUSIVE}
+        holders: dict[str, Statement] = {}
+        for name, (lock, holder) in sorted(held.items()):
+            table = _table_of(name, holder, ctx)
+            if (
+                lock.lock is Lock.ACCESS_EXCLUSIVE
+                and table not in own_ael
+                and not is_new(ctx, name, stmt)
+                and not (table is not None and is_new(ctx, table, stmt))
+                and not self._same_pk_change(holder, stmt)
+            ):
+                label = table if table is not None else f"the table of index {name}"
+                holders.setdefault(label, holder)
         if not holders or self._validate_of_not_valid(stmt, ctx):
             return
-        blocked = ", ".join(t for t, _ in holders)
-        first_table, first_holder = holders[0]
-        takers = list(dict.fromkeys(h.index for _, h in holders))
+        blocked = ", ".join(sorted(holders))
+        first_label = min(holders)
+        first_holder = holders[first_label]
+        first_table = first_label if not first_label.startswith("the table of index ") else None
+        takers = list(dict.fromkeys(holders[label].index for label in sorted(holders)))
         since = " and ".join(describe(ctx.statements[i]) for i in takers)
         work = long_work(stmt, ctx)
         if work is not None:
@@ -97,8 +104,13 @@ class StatementAfterAccessExclusive(Rule):
         else:
             # A quick statement only matters when it must queue for a new lock; statements of
             # one operation (one RunSQL, or Django's own sequence) are reported only when slow.
-            waits = [(t, lock) for t, lock in new_locks(stmt, ctx) if t not in {h for h, _ in holders}]
-            ops = {h.operation.position for _, h in holders}
+            waits: list[tuple[str, Lock]] = []
+            for name, wanted_lock in new_locks(stmt, ctx):
+                table = _table_of(name, stmt, ctx)
+                label = table if table is not None else f"the table of index {name}"
+                if label not in holders and label not in {w for w, _ in waits}:
+                    waits.append((label, wanted_lock))
+            ops = {h.operation.position for h in holders.values()}
             if not waits or ops == {stmt.operation.position}:
                 return
             wanted = ", ".join(f"{lock.label} on {t}" for t, lock in waits)
@@ -170,3 +182,12 @@ class StatementAfterAccessExclusive(Rule):
             autocommit=data,
             data_change=data,
         )
+
+
+def _table_of(name: str, taker: Statement, ctx: MigrationContext) -> str | None:
+    """The table a lock named ``name`` is on. locks_of names the index for DROP INDEX (it
+    cannot know the table): resolve it from a CREATE INDEX earlier in the migration or the
+    model of the operation that emitted the drop; None when neither knows it."""
+    if name in dropped_indexes(taker.node):
+        return index_table(ctx, taker, name)
+    return name

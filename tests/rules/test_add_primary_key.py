@@ -1,5 +1,10 @@
+import contextlib
+
+import psycopg
 from django.db import migrations, models
 
+from safe_migrations.rules.add_primary_key import AddPrimaryKey
+from tests.bluegreen.db import HOST, PORT, USER, scratch_database
 from tests.conftest import initial
 from tests.harness import Mig, run
 from tests.rules._fix_migrations import fix_migrations
@@ -45,6 +50,71 @@ def test_docs_example_alter_field_to_primary_key_is_flagged():
     assert f'ADD CONSTRAINT "{constraint}" PRIMARY KEY USING INDEX "{constraint}"' in fix.code
     assert "state_operations=[migrations.AlterField(model_name='tag', name='slug'" in fix.code
     assert "atomic = False" in fix.code
+
+
+def docs_use_instead():
+    """The "Use instead" of the rule's docstring, migration by migration."""
+    build = Mig(
+        [
+            migrations.RunSQL(
+                'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "tag_slug_pk" ON "shop_tag" ("slug")',
+                reverse_sql='DROP INDEX CONCURRENTLY IF EXISTS "tag_slug_pk"',
+            )
+        ],
+        atomic=False,
+    )
+    swap = [
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey", '
+                    'ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"',
+                    reverse_sql='ALTER TABLE "shop_tag" DROP CONSTRAINT "tag_slug_pk", '
+                    'ADD CONSTRAINT "shop_tag_pkey" PRIMARY KEY ("id")',
+                )
+            ],
+            state_operations=[
+                migrations.RemoveField("tag", "id"),
+                migrations.AlterField("tag", "slug", models.CharField(max_length=50, primary_key=True)),
+            ],
+        )
+    ]
+    return build, swap
+
+
+def test_docs_use_instead_passes_the_linter():
+    doc = " ".join(AddPrimaryKey.__doc__.split())
+    for sql in (
+        'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey", \'',
+        '\'ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"\'',
+        'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "tag_slug_pk" ON "shop_tag" ("slug")',
+        'migrations.RemoveField("tag", "id")',
+    ):
+        assert sql in doc, sql  # the test applies what the docs show
+    result = run(tags(), *docs_use_instead())
+    assert [f.rule for f in result.findings if f.rule == "SM112" or f.severity.label == "error"] == []
+
+
+def test_docs_use_instead_applies_on_postgres():
+    # The example used to ADD a second primary key: PostgreSQL refused it with
+    # 'multiple primary keys for table "shop_tag" are not allowed'.
+    result = run(tags(), *docs_use_instead())
+    with scratch_database("sm_rules_pk") as name:
+        with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=name, autocommit=True) as conn:
+            for statement in result.collected[0].statements:
+                conn.execute(statement.sql)
+            conn.execute("INSERT INTO shop_tag (slug, num) SELECT 's' || i, i FROM generate_series(1, 100) i")
+            for migration in result.collected[1:]:
+                with conn.transaction() if migration.atomic else contextlib.nullcontext():
+                    for statement in migration.statements:
+                        conn.execute(statement.sql)
+            row = conn.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'shop_tag'::regclass AND contype = 'p'"
+            ).fetchall()
+            assert row == [("tag_slug_pk", "PRIMARY KEY (slug)")]
+            # The new release inserts without id: the identity default still fills it.
+            conn.execute("INSERT INTO shop_tag (slug, num) VALUES ('new', 1)")
 
 
 def test_use_instead_the_fix_migrations_pass():

@@ -19,6 +19,21 @@ def touch_orders(apps, schema_editor):
     Order.objects.create(customer_id=1, quantity=1)
 
 
+def rename_status(apps, schema_editor):
+    Customer = apps.get_model("shop", "Customer")
+    Customer.objects.filter(status="a").update(status="b")
+
+
+def close_accounts(apps, schema_editor):
+    Customer = apps.get_model("shop", "Customer")
+    Customer.objects.filter(status="gone").delete()
+
+
+def mark_one(apps, schema_editor):
+    Customer = apps.get_model("shop", "Customer")
+    Customer.objects.filter(pk=1).update(status="b")
+
+
 def add_points():
     return migrations.AddField("customer", "points", models.IntegerField(null=True))
 
@@ -266,3 +281,39 @@ def test_inline_backfill_fix_does_not_copy_the_migrations_own_runpython():
     [inline] = found
     assert "RunPython(code=fill_age" not in inline.fix.code
     assert "migrations.AddField(" in inline.fix.code
+
+
+def with_status():
+    return [
+        *initial(),
+        migrations.AddField("customer", "status", models.CharField(max_length=1, default="a")),
+    ]
+
+
+def test_runpython_update_filtered_on_a_non_key_field_is_flagged_like_the_sql():
+    flag = migrations.AddField("customer", "flag", models.BooleanField(null=True))
+    as_sql = migrations.RunSQL(
+        "UPDATE shop_customer SET status = 'b' WHERE status = 'a'", migrations.RunSQL.noop
+    )
+    sql = run(with_status(), [flag, as_sql], select=SELECT)
+    assert sql.codes() == ["SM303"]
+    python = run(
+        with_status(), [flag, migrations.RunPython(rename_status, migrations.RunPython.noop)], select=SELECT
+    )
+    assert python.codes() == ["SM303"]
+    [finding] = python.last
+    assert finding.lock == "ACCESS EXCLUSIVE" and finding.table == "shop_customer"
+    assert finding.message.startswith("RunPython(rename_status) runs while the same transaction holds")
+    assert "atomic = False" in finding.fix.code
+    deleting = run(
+        with_status(), [flag, migrations.RunPython(close_accounts, migrations.RunPython.noop)], select=SELECT
+    )
+    assert deleting.codes() == ["SM303"]
+
+
+def test_runpython_update_by_primary_key_after_ddl_passes():
+    flag = migrations.AddField("customer", "flag", models.BooleanField(null=True))
+    result = run(
+        with_status(), [flag, migrations.RunPython(mark_one, migrations.RunPython.noop)], select=SELECT
+    )
+    assert result.codes() == []

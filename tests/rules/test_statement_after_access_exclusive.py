@@ -248,3 +248,54 @@ def test_indexes_created_in_the_same_migration_are_exempt():
         select=SELECT,
     )
     assert result.codes() == []
+
+
+def test_dropped_index_is_reported_as_its_table():
+    # AlterField(db_index=False) on a ForeignKey: Django drops the FK, DROP INDEX, re-adds
+    # the FK. locks_of names the index for DROP INDEX; the finding must name the table.
+    big = models.Index(fields=["quantity", "note"], name="order_big_idx")
+    result = run(
+        initial(),
+        [migrations.AddIndex("order", big)],
+        [
+            migrations.RemoveIndex("order", "order_big_idx"),
+            migrations.AlterField(
+                "order", "customer", models.ForeignKey("shop.Customer", models.CASCADE, db_index=False)
+            ),
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == ["SM116"]
+    [finding] = result.last
+    assert finding.table == "shop_customer"  # the FK's parent, locked by the dropped FK
+    assert "holds ACCESS EXCLUSIVE on shop_customer, shop_order, taken by" in finding.message
+    assert "order_big_idx," not in finding.message and "f638df20," not in finding.message
+    assert "on shop_order_customer_id" not in finding.message
+
+
+def test_index_of_an_unknown_table_is_not_named_as_a_table():
+    result = run(
+        initial(),
+        sql(
+            "DROP INDEX shop_legacy_idx",
+            "ALTER TABLE shop_order ADD CONSTRAINT order_qty_pos CHECK (quantity > 0)",
+        ),
+        select=SELECT,
+    )
+    assert result.codes() == ["SM116"]
+    [finding] = result.last
+    assert finding.table is None
+    assert "holds ACCESS EXCLUSIVE on the table of index shop_legacy_idx" in finding.message
+
+
+def test_drop_index_of_the_table_already_locked_passes():
+    result = run(
+        initial(),
+        [migrations.AddIndex("order", models.Index(fields=["created"], name="order_created_idx"))],
+        [
+            migrations.AddField("order", "flag", models.BooleanField(null=True)),
+            migrations.RemoveIndex("order", "order_created_idx"),
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == []
