@@ -160,9 +160,13 @@ class OfflineSchemaEditorMixin:
         catalog.apply(collected)
 
     def _get_sequence_name(self, table: str, column: str) -> str | None:
-        # The serial/identity sequence of a column, from the catalogue of this run.
+        # The serial/identity sequence of a column, from the catalogue of this run. Django asks
+        # only about an auto field, whose column owns one (serial or identity): on a table this
+        # run did not see created (a partial run without the cache), the name PostgreSQL gives.
         catalog = getattr(self.connection, "safe_migrations_catalog", None)
-        return catalog.sequence(table, column) if catalog is not None else None
+        if catalog is not None and catalog.knows(table):
+            return catalog.sequence(table, column)
+        return implicit_constraint_name(table, [column], "seq")
 
     def _is_collation_deterministic(self, collation_name: str) -> bool:
         # Collations created by this run's SQL are known; PostgreSQL's built-in ones

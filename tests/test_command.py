@@ -680,3 +680,34 @@ def test_a_migrations_folder_without_init_is_a_warning(project):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "warning: app 'library':" in done.stderr
     assert "has migration files but no __init__.py" in done.stderr
+
+
+def test_auto_to_big_auto_alone_alters_the_sequence_like_the_full_run(project):
+    project.write(
+        "0004_thing",
+        """
+        from django.db import migrations, models
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [
+                migrations.CreateModel("Thing", [("id", models.AutoField(primary_key=True))]),
+            ]
+        """,
+    )
+    project.write(
+        "0005_thing_big",
+        """
+        from django.db import migrations, models
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0004_thing")]
+            operations = [
+                migrations.AlterField("thing", "id", models.BigAutoField(primary_key=True)),
+            ]
+        """,
+    )
+    full = project.run("--format", "sql", "--no-cache", "library").stdout
+    alone = project.run("--format", "sql", "--no-cache", "library", "0005").stdout
+    assert 'ALTER SEQUENCE IF EXISTS "library_thing_id_seq" AS bigint;' in alone, alone
+    assert alone.strip() in full
