@@ -429,6 +429,7 @@ def collect(
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
         collector = MigrationCollector(connection, config.root)
+        conflicted = {e.app_label for e in loaded.errors if e.message.startswith("conflicting migrations")}
         # The offline catalogue parses every statement as it is generated.
         with _trusted_parsing(target):
             for item in walk(
@@ -441,7 +442,15 @@ def collect(
                 replay=_cached_history(cache, plan, digests, hits),
             ):
                 if item.error is not None:
-                    errors.append(item.error)
+                    if item.key[0] in conflicted:  # a branch walked after the other one
+                        item_error = replace(
+                            item.error,
+                            message=item.error.message
+                            + " (the app has conflicting leaf nodes: its branches were walked one after the other)",
+                        )
+                        errors.append(item_error)
+                    else:
+                        errors.append(item.error)
                 elif item.collected is not None:
                     fresh[item.key] = item.collected
                     if cache is not None:

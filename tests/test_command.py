@@ -711,3 +711,31 @@ def test_auto_to_big_auto_alone_alters_the_sequence_like_the_full_run(project):
     alone = project.run("--format", "sql", "--no-cache", "library", "0005").stdout
     assert 'ALTER SEQUENCE IF EXISTS "library_thing_id_seq" AS bigint;' in alone, alone
     assert alone.strip() in full
+
+
+def test_an_error_on_a_conflicting_branch_says_why(project):
+    project.write(
+        "0004_a",
+        """
+        from django.db import migrations
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.RemoveField("book", "fax")]
+        """,
+    )
+    project.write(
+        "0004_b",
+        """
+        from django.db import migrations, models
+
+        class Migration(migrations.Migration):
+            dependencies = [("library", "0003_grow_title")]
+            operations = [migrations.AlterField("book", "fax", models.CharField(max_length=40, null=True))]
+        """,
+    )
+    done = project.run("--no-color")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "conflicting migrations (several leaf nodes): 0004_a, 0004_b" in done.stdout
+    assert "cannot generate SQL" in done.stdout, done.stdout
+    assert "its branches were walked one after the other" in done.stdout
