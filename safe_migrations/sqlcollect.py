@@ -292,7 +292,7 @@ class MigrationCollector:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
         # What SchemaEditor.__enter__ does, minus the transaction (no connection).
         editor.deferred_sql = []
-        editor.safe_migrations_notes = {}  # collected_sql index -> (FK parents locked, proven NOT NULL)
+        editor.safe_migrations_notes = {}  # collected_sql index -> (FK parents, proven NOT NULL, index columns)
         self.editor = editor
         self.lines = operation_lines(path)
         self.ops: list[OperationFacts] = []
@@ -336,9 +336,14 @@ class MigrationCollector:
         )
 
     def _statement(self, i: int, position: int, *, deferred: bool = False) -> CollectedStatement:
-        parents, proven = self.editor.safe_migrations_notes.get(i, ((), ()))
+        parents, proven, index_columns = self.editor.safe_migrations_notes.get(i, ((), (), ()))
         return CollectedStatement(
-            self.editor.collected_sql[i], position, deferred=deferred, parents=parents, proven_not_null=proven
+            self.editor.collected_sql[i],
+            position,
+            deferred=deferred,
+            parents=parents,
+            proven_not_null=proven,
+            index_columns=index_columns,
         )
 
     def _run(
@@ -562,6 +567,7 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dic
         "state_not_null": _state_not_null(state),
         "sql_model": model,
         "sql_required_fields": _required_fields(state, app_label, model),
+        "state_nullable": _state_nullable(state),
     }
 
 
@@ -609,6 +615,18 @@ def _state_not_null(state: ProjectState) -> tuple[str, ...]:
         if checks:
             table = _db_table(model_state).replace('"', "")  # '"schema"."table"' as pglast names it
             out += [f"{table}.{column}" for _, column in checks]
+    return tuple(out)
+
+
+def _state_nullable(state: ProjectState) -> tuple[str, ...]:
+    """``table.column`` the state declares null=True: hand-written SQL that makes a column
+    NOT NULL (a primary key USING INDEX) scans the table for NULLs unless proven."""
+    out = []
+    for model_state in state.models.values():
+        table = _db_table(model_state).replace('"', "")  # as pglast names it
+        for name, field in model_state.fields.items():
+            if getattr(field, "null", False) and (column := _column(name, field)):
+                out.append(f"{table}.{column}")
     return tuple(out)
 
 
