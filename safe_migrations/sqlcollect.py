@@ -420,6 +420,9 @@ class MigrationCollector:
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
             **(_runsql_facts(operation, state, app_label) if isinstance(operation, RunSQL) else {}),
+            **(
+                _index_facts(operation, new_model, self.connection) if isinstance(operation, AddIndex) else {}
+            ),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -567,7 +570,7 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dic
         "state_not_null": _state_not_null(state),
         "sql_model": model,
         "sql_required_fields": _required_fields(state, app_label, model),
-        "state_nullable": _state_nullable(state),
+        "state_nullable": _state_nullable(state, sql),
     }
 
 
@@ -618,12 +621,23 @@ def _state_not_null(state: ProjectState) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _state_nullable(state: ProjectState) -> tuple[str, ...]:
-    """``table.column`` the state declares null=True: hand-written SQL that makes a column
-    NOT NULL (a primary key USING INDEX) scans the table for NULLs unless proven."""
+def _state_nullable(state: ProjectState, sql: str | None) -> tuple[str, ...]:
+    """``table.column`` the state declares null=True, for the tables hand-written SQL locks:
+    SQL that makes a column NOT NULL (a primary key USING INDEX) scans the table for NULLs
+    unless proven. Only those tables: a RunSQL's facts must stay cheap on a big state."""
+    from .parsing.postgres import parse_items
+
+    if not sql:
+        return ()
+    try:
+        tables = {lock.table for *_, locks in parse_items(sql) for lock in locks}
+    except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no table named
+        return ()
     out = []
     for model_state in state.models.values():
         table = _db_table(model_state).replace('"', "")  # as pglast names it
+        if table not in tables:
+            continue
         for name, field in model_state.fields.items():
             if getattr(field, "null", False) and (column := _column(name, field)):
                 out.append(f"{table}.{column}")
