@@ -101,6 +101,7 @@ class OperationFacts:
     sql_model: str | None = None  # RunSQL: the model owning the first table its SQL touches
     sql_required_fields: tuple[tuple[str, str, str], ...] = ()  # RunSQL: (column, name, NOT NULL field code)
     state_nullable: tuple[str, ...] = ()  # RunSQL: table.column the model state declares null=True
+    index_fields: tuple[tuple[str, str, str | None], ...] = ()  # AddIndex: (column, field, db type) per key
 
     def kwarg(self, name: str) -> str | None:
         return dict(self.kwargs_code).get(name)

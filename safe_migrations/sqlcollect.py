@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
+from django.db.migrations.operations import AddIndex, RunPython, RunSQL, SeparateDatabaseAndState
 from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter, OperationWriter
 from django.db.models.fields import NOT_PROVIDED
@@ -572,6 +572,23 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dic
         "sql_required_fields": _required_fields(state, app_label, model),
         "state_nullable": _state_nullable(state, sql),
     }
+
+
+def _index_facts(operation: AddIndex, model: Any, connection: Any) -> dict[str, Any]:
+    """(column, field name, db type) of each field an AddIndex (or AddIndexConcurrently)
+    keys on: the SQL names the columns, only the state knows their types. Computed for
+    index operations only, on the model their SQL renders anyway."""
+    fields = []
+    for name in getattr(operation.index, "fields", None) or ():
+        field = _field(model, name.lstrip("-"))
+        if field is None or not field.column:
+            continue
+        try:
+            db_type = field.db_type(connection)
+        except Exception:  # noqa: BLE001 - e.g. a lazy FK target not rendered
+            db_type = None
+        fields.append((str(field.column), str(field.name), db_type))
+    return {"index_fields": tuple(fields)}
 
 
 def _sql_model(state: ProjectState, sql: str | None) -> str | None:
