@@ -81,6 +81,15 @@ def _info(columns: list[Any], **flags: Any) -> Info:
     return info
 
 
+def _index_keys(index: Info | None) -> tuple[str, ...]:
+    """Key columns of a catalogue index (not its INCLUDE columns); () if unknown or an
+    expression (PostgreSQL refuses USING INDEX on one)."""
+    if index is None or not index["index"]:
+        return ()
+    keys = index["columns"][: index.get("keys", len(index["columns"]))]
+    return tuple(keys) if keys and all(keys) else ()
+
+
 class Catalog:
     """Tables created during this run, with their constraints and indexes by name."""
 
@@ -169,7 +178,9 @@ class Catalog:
 
     def proven_not_null(self, sql: str) -> tuple[str, ...]:
         """``table.column`` of each SET NOT NULL in ``sql`` that a validated CHECK
-        (column IS NOT NULL) already proves, so PostgreSQL 12+ skips the scan."""
+        (column IS NOT NULL) already proves, so PostgreSQL 12+ skips the scan. A primary
+        key runs SET NOT NULL on its key columns itself (PostgreSQL docs, ALTER TABLE:
+        ADD table_constraint_using_index): those count too."""
         try:
             parsed = parse(sql)
         except pglast.parser.ParseError:
@@ -180,13 +191,56 @@ class Catalog:
             if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
                 continue
             table = _rel(node.relation)
-            checks = self.tables.get(table, {}).values()
+            entries = self.tables.get(table, {})
             for cmd in node.cmds or ():
-                if cmd.subtype == AT.AT_SetNotNull and any(
-                    i.get("valid") and i.get("not_null_of") == cmd.name for i in checks
-                ):
-                    found.append(f"{table}.{cmd.name}")
+                if cmd.subtype == AT.AT_SetNotNull:
+                    columns = [cmd.name]
+                elif self._is_primary_key(cmd):
+                    columns = self._key_columns(entries, cmd.def_)
+                else:
+                    continue
+                for column in columns:
+                    if any(i.get("valid") and i.get("not_null_of") == column for i in entries.values()):
+                        found.append(f"{table}.{column}")
         return tuple(found)
+
+    def index_columns(self, sql: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(index, key columns) of each index ``sql`` (not yet applied) attaches as a
+        constraint with USING INDEX, when this run has seen the index built."""
+        try:
+            parsed = parse(sql)
+        except pglast.parser.ParseError:
+            return ()
+        found = []
+        for raw in parsed:
+            node = raw.stmt
+            if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
+                continue
+            entries = self.tables.get(_rel(node.relation), {})
+            for cmd in node.cmds or ():
+                con = cmd.def_
+                if cmd.subtype == AT.AT_AddConstraint and isinstance(con, ast.Constraint) and con.indexname:
+                    index = entries.get(con.indexname)
+                    keys = _index_keys(index)
+                    if keys:
+                        found.append((str(con.indexname), keys))
+        return tuple(found)
+
+    @staticmethod
+    def _is_primary_key(cmd: Any) -> bool:
+        con = cmd.def_
+        return (
+            cmd.subtype == AT.AT_AddConstraint
+            and isinstance(con, ast.Constraint)
+            and con.contype == CON.CONSTR_PRIMARY
+        )
+
+    @staticmethod
+    def _key_columns(entries: dict[str, Info], con: Any) -> list[str]:
+        """Columns of ``PRIMARY KEY (...)`` or of the index of ``PRIMARY KEY USING INDEX``."""
+        if con.indexname:
+            return list(_index_keys(entries.get(con.indexname)))
+        return [str(k.sval) for k in con.keys or ()]
 
     def _fk_targets(self, table: str, match: Any) -> list[str]:
         out = []
@@ -314,6 +368,7 @@ class Catalog:
             return
         self.tables.setdefault(table, {})
         columns = [p.name or None for p in node.indexParams or ()]
+        keys = len(columns)  # INCLUDE columns follow: a primary key leaves them nullable
         columns += [p.name or None for p in node.indexIncludingParams or ()]
         if all(c is None for c in columns):
             columns = []
@@ -321,7 +376,7 @@ class Catalog:
         basic = method == "btree" and not node.idxname.endswith("_btree") and not node.options
         self.relation_names.add(node.idxname)
         self.tables[table][node.idxname] = _info(
-            columns, unique=bool(node.unique), index=True, type="idx" if basic else method
+            columns, unique=bool(node.unique), index=True, type="idx" if basic else method, keys=keys
         )
 
     def _rename(self, node: Any) -> None:

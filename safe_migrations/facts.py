@@ -100,6 +100,8 @@ class OperationFacts:
     state_not_null: tuple[str, ...] = ()  # RunSQL: table.column a model's CHECK (col IS NOT NULL) proves
     sql_model: str | None = None  # RunSQL: the model owning the first table its SQL touches
     sql_required_fields: tuple[tuple[str, str, str], ...] = ()  # RunSQL: (column, name, NOT NULL field code)
+    state_nullable: tuple[str, ...] = ()  # RunSQL: table.column the model state declares null=True
+    index_fields: tuple[tuple[str, str, str | None], ...] = ()  # AddIndex: (column, field, db type) per key
 
     def kwarg(self, name: str) -> str | None:
         return dict(self.kwargs_code).get(name)
@@ -114,6 +116,9 @@ class CollectedStatement:
     deferred: bool = False  # run by the schema editor at the end of the migration
     parents: tuple[str, ...] = ()  # tables it locks ACCESS EXCLUSIVE through a dropped foreign key
     proven_not_null: tuple[str, ...] = ()  # table.column of SET NOT NULL a validated CHECK proves
+    # (index, key columns) of each index the SQL attaches as a constraint (USING INDEX),
+    # as the catalogue knew it before the SQL ran: the SQL names the index, not its columns.
+    index_columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,15 @@ class CollectedMigration:
     @property
     def key(self) -> tuple[str, str]:
         return (self.app_label, self.name)
+
+    def index_columns(self, position: int) -> dict[str, tuple[str, ...]]:
+        """Key columns of the indexes operation ``position`` attaches with USING INDEX."""
+        return {
+            index: columns
+            for st in self.statements
+            if st.position == position
+            for index, columns in st.index_columns
+        }
 
     def sqlmigrate_lines(self, can_rollback_ddl: bool = True) -> list[str]:
         """The SQL as ``sqlmigrate`` prints it (BEGIN/COMMIT, operation comments)."""

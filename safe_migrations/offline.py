@@ -150,12 +150,17 @@ class OfflineSchemaEditorMixin:
         # Parsed as Django collects it (BaseDatabaseSchemaEditor.execute ends it with ';'):
         # the same text, so the rules find its parse tree in parse()'s cache.
         collected = text if text.rstrip().endswith(";") else text + ";"
-        notes = catalog.parents_locked(collected), catalog.proven_not_null(collected)
+        notes = (
+            catalog.parents_locked(collected),
+            catalog.proven_not_null(collected),
+            catalog.index_columns(collected),
+        )
         super().execute(text, None)  # type: ignore[misc]
         record = getattr(self, "safe_migrations_notes", None)
         if any(notes) and record is not None:
             # Read by the collector: what the catalogue knows before the statement runs
-            # that its text does not show (locks on FK parents, CHECKs proving NOT NULL).
+            # that its text does not show (locks on FK parents, CHECKs proving NOT NULL, the
+            # columns of an index it attaches).
             record[len(self.collected_sql) - 1] = notes
         catalog.apply(collected)
 

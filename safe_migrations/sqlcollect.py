@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.migrations.operations import RunPython, RunSQL, SeparateDatabaseAndState
+from django.db.migrations.operations import AddIndex, RunPython, RunSQL, SeparateDatabaseAndState
 from django.db.migrations.state import ProjectState
 from django.db.migrations.writer import MigrationWriter, OperationWriter
 from django.db.models.fields import NOT_PROVIDED
@@ -292,7 +292,7 @@ class MigrationCollector:
         editor = self.connection.schema_editor(collect_sql=True, atomic=migration.atomic)
         # What SchemaEditor.__enter__ does, minus the transaction (no connection).
         editor.deferred_sql = []
-        editor.safe_migrations_notes = {}  # collected_sql index -> (FK parents locked, proven NOT NULL)
+        editor.safe_migrations_notes = {}  # collected_sql index -> (FK parents, proven NOT NULL, index columns)
         self.editor = editor
         self.lines = operation_lines(path)
         self.ops: list[OperationFacts] = []
@@ -336,9 +336,14 @@ class MigrationCollector:
         )
 
     def _statement(self, i: int, position: int, *, deferred: bool = False) -> CollectedStatement:
-        parents, proven = self.editor.safe_migrations_notes.get(i, ((), ()))
+        parents, proven, index_columns = self.editor.safe_migrations_notes.get(i, ((), (), ()))
         return CollectedStatement(
-            self.editor.collected_sql[i], position, deferred=deferred, parents=parents, proven_not_null=proven
+            self.editor.collected_sql[i],
+            position,
+            deferred=deferred,
+            parents=parents,
+            proven_not_null=proven,
+            index_columns=index_columns,
         )
 
     def _run(
@@ -415,6 +420,9 @@ class MigrationCollector:
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
             **(_runsql_facts(operation, state, app_label) if isinstance(operation, RunSQL) else {}),
+            **(
+                _index_facts(operation, new_model, self.connection) if isinstance(operation, AddIndex) else {}
+            ),
         )
         self.ops.append(facts)
         if not operation.reduces_to_sql:
@@ -562,7 +570,25 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dic
         "state_not_null": _state_not_null(state),
         "sql_model": model,
         "sql_required_fields": _required_fields(state, app_label, model),
+        "state_nullable": _state_nullable(state, sql),
     }
+
+
+def _index_facts(operation: AddIndex, model: Any, connection: Any) -> dict[str, Any]:
+    """(column, field name, db type) of each field an AddIndex (or AddIndexConcurrently)
+    keys on: the SQL names the columns, only the state knows their types. Computed for
+    index operations only, on the model their SQL renders anyway."""
+    fields = []
+    for name in getattr(operation.index, "fields", None) or ():
+        field = _field(model, name.lstrip("-"))
+        if field is None or not field.column:
+            continue
+        try:
+            db_type = field.db_type(connection)
+        except Exception:  # noqa: BLE001 - e.g. a lazy FK target not rendered
+            db_type = None
+        fields.append((str(field.column), str(field.name), db_type))
+    return {"index_fields": tuple(fields)}
 
 
 def _sql_model(state: ProjectState, sql: str | None) -> str | None:
@@ -609,6 +635,29 @@ def _state_not_null(state: ProjectState) -> tuple[str, ...]:
         if checks:
             table = _db_table(model_state).replace('"', "")  # '"schema"."table"' as pglast names it
             out += [f"{table}.{column}" for _, column in checks]
+    return tuple(out)
+
+
+def _state_nullable(state: ProjectState, sql: str | None) -> tuple[str, ...]:
+    """``table.column`` the state declares null=True, for the tables hand-written SQL locks:
+    SQL that makes a column NOT NULL (a primary key USING INDEX) scans the table for NULLs
+    unless proven. Only those tables: a RunSQL's facts must stay cheap on a big state."""
+    from .parsing.postgres import parse_items
+
+    if not sql:
+        return ()
+    try:
+        tables = {lock.table for *_, locks in parse_items(sql) for lock in locks}
+    except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no table named
+        return ()
+    out = []
+    for model_state in state.models.values():
+        table = _db_table(model_state).replace('"', "")  # as pglast names it
+        if table not in tables:
+            continue
+        for name, field in model_state.fields.items():
+            if getattr(field, "null", False) and (column := _column(name, field)):
+                out.append(f"{table}.{column}")
     return tuple(out)
 
 

@@ -8,7 +8,7 @@ from pglast import ast
 
 from ..context import MigrationContext
 from ..findings import Severity
-from ..fixes import tables
+from ..fixes import recipes, tables
 from ..parsing.statement import Lock, Statement
 from ._ast import AT, CON, alter_cmds, deparse, has_constraint
 from ._tables import is_identity, is_serial, type_name
@@ -26,7 +26,10 @@ class AddPrimaryKey(Rule):
     column (`AddField` of an `AutoField`/`BigAutoField`). Attaching an index
     built beforehand with `ADD CONSTRAINT ... PRIMARY KEY USING INDEX`, and
     `ALTER COLUMN ... ADD GENERATED ... AS IDENTITY` on an existing NOT NULL
-    column, are catalogue changes and pass.
+    column, are catalogue changes and pass; `USING INDEX` is flagged when a
+    key column of the index is nullable in the model state and neither a
+    validated CHECK (column IS NOT NULL) nor an earlier SET NOT NULL of the
+    migration makes it NOT NULL.
 
     ## Why is this bad?
     `ADD PRIMARY KEY` builds a unique index by reading the whole table, and first
@@ -93,7 +96,10 @@ class AddPrimaryKey(Rule):
                 continue
             con = cmd.def_
             if cmd.subtype == AT.AT_AddConstraint:
-                if not isinstance(con, ast.Constraint) or con.contype != CON.CONSTR_PRIMARY or con.indexname:
+                if not isinstance(con, ast.Constraint) or con.contype != CON.CONSTR_PRIMARY:
+                    continue
+                if con.indexname:
+                    yield from self._using_index(stmt, ctx, table, str(con.indexname))
                     continue
                 columns = [str(getattr(k, "sval", k)) for k in con.keys or ()]
                 name = str(con.conname or f"{table}_pkey")
@@ -132,6 +138,41 @@ class AddPrimaryKey(Rule):
                 name = f"{table}_pkey"
                 fix = tables.primary_key_using_index(op, table, [column], name, None, version)
             yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    def _using_index(self, stmt: Statement, ctx: MigrationContext, table: str, index: str) -> Iterable[Hit]:
+        """PRIMARY KEY USING INDEX: catalogue-only, unless PostgreSQL must first run SET NOT
+        NULL on a key column, scanning the whole table under ACCESS EXCLUSIVE (PostgreSQL docs,
+        ALTER TABLE: ADD table_constraint_using_index)."""
+        columns = ctx.migration.index_columns(stmt.operation.position).get(index)
+        if not columns:
+            return  # an index this run did not see built: its columns are unknown
+        nullable = [c for c in columns if self._may_hold_nulls(ctx, stmt, table, c)]
+        if not nullable:
+            return
+        message = (
+            f"Attaching index {index} as primary key of existing table {table} runs SET NOT NULL "
+            f"on {', '.join(nullable)}: PostgreSQL reads every row to check for NULLs under ACCESS "
+            f"EXCLUSIVE, so no query on {table} runs until the scan ends, and a NULL makes the "
+            "migration fail."
+        )
+        version = ctx.target.server_version
+        fix = recipes.set_not_null(stmt.operation, table, nullable[0], version, ctx.target.django_version)
+        yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
+
+    @staticmethod
+    def _may_hold_nulls(ctx: MigrationContext, stmt: Statement, table: str, column: str) -> bool:
+        """A key column the model state declares nullable, that no validated CHECK proves
+        (PostgreSQL 12+ then skips the scan) and no earlier SET NOT NULL of the migration
+        already made NOT NULL (that scan is set-not-null's)."""
+        if f"{table}.{column}" not in stmt.operation.state_nullable:
+            return False  # NOT NULL in the state, or a column only hand-written SQL knows
+        if ctx.target.server_version >= 12 and ctx.not_null_proven(stmt, table, column):
+            return False
+        for earlier in ctx.statements[: stmt.index + 1]:
+            for name, cmd in alter_cmds(earlier.node, AT.AT_SetNotNull):
+                if name == table and cmd.name == column:
+                    return False
+        return True
 
     @staticmethod
     def _nullable(ctx: MigrationContext, stmt: Statement, columns: list[str]) -> list[str] | None:

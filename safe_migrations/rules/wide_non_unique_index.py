@@ -28,7 +28,9 @@ class WideNonUniqueIndex(Rule):
     hand-written `CREATE INDEX`) with more than three key columns, and
     non-unique B-tree indexes on a column whose type has no length limit
     (`text`, unbounded `varchar`, `bytea`, `jsonb`) when the migration shows
-    the column's type: `TextField(db_index=True)` is the usual case. Unique
+    the column's type, or the model state does for `AddIndex` and
+    `AddIndexConcurrently`: `TextField(db_index=True)` and
+    `models.Index(fields=[...])` on a `TextField` are the usual cases. Unique
     indexes and primary keys are not flagged: they enforce a rule.
 
     ## Why is this bad?
@@ -110,8 +112,13 @@ class WideNonUniqueIndex(Rule):
 
     @staticmethod
     def _known_types(stmt: Statement, ctx: MigrationContext, table: str) -> dict[str, str]:
-        """Unbounded columns of ``table`` whose type this migration shows."""
+        """Unbounded columns of ``table`` whose type this migration or, for an index
+        operation, the model state shows."""
         out: dict[str, str] = {}
+        for column, _, db_type in stmt.operation.index_fields:
+            base = _unbounded(db_type)
+            if base is not None:
+                out[column] = base
         for other in ctx.statements[: stmt.index]:
             for col in columns(other):
                 if col.table == table:
@@ -120,18 +127,27 @@ class WideNonUniqueIndex(Rule):
                     else:
                         out.pop(col.name, None)
         field = stmt.operation.new_field
-        if field is not None and field.column and field.db_type:
-            base = field.db_type.split("(")[0].strip().lower()
-            base = {"character varying": "varchar"}.get(base, base)
-            if base in WIDE_TYPES and "(" not in field.db_type:
+        if field is not None and field.column:
+            base = _unbounded(field.db_type)
+            if base is not None:
                 out[field.column] = base
         return out
+
+
+def _unbounded(db_type: str | None) -> str | None:
+    """The base type of a Django db_type without a length limit (text, varchar, ...)."""
+    if not db_type or "(" in db_type:
+        return None
+    base = db_type.strip().lower()
+    base = {"character varying": "varchar"}.get(base, base)
+    return base if base in WIDE_TYPES else None
 
 
 def _hash_index(stmt: Statement, table: str, column: str) -> Fix:
     op = stmt.operation
     model = op.model_name or table
     field = (op.field_name if op.new_field is not None and op.new_field.column == column else None) or column
+    field = next((name for col, name, _ in op.index_fields if col == column), field)
     index_name = f"{table.split('.')[-1]}_{column}"[:25] + "_hash"
     code = "\n".join(
         [
@@ -147,7 +163,11 @@ def _hash_index(stmt: Statement, table: str, column: str) -> Fix:
         "length fits.",
         "For prefix or range searches, index an expression on a bounded part of the value "
         f"(e.g. models.Index(Left({py(field)}, 100), name=...)) and filter on the same expression.",
-        "Drop db_index=True from the field so that Django does not create the B-tree (and its "
-        "_like pattern index) as well.",
+        (
+            f"Replace {op.kwarg('index') or 'the index'} in Meta.indexes with the hash index."
+            if op.index_fields
+            else "Drop db_index=True from the field so that Django does not create the B-tree (and its "
+            "_like pattern index) as well."
+        ),
     )
     return Fix("Index a bounded form of the value", steps, code)

@@ -1,6 +1,7 @@
 import contextlib
 
 import psycopg
+import pytest
 from django.db import migrations, models
 
 from safe_migrations.rules.add_primary_key import AddPrimaryKey
@@ -125,16 +126,122 @@ def test_use_instead_the_fix_migrations_pass():
     assert ok.codes(all_migrations=True) == []
 
 
-def test_add_constraint_primary_key_using_index_passes():
+def test_add_constraint_primary_key_using_index_on_a_not_null_column_passes():
     result = run(
         tags(),
-        Mig(sql('CREATE UNIQUE INDEX CONCURRENTLY "tag_num_pk" ON "shop_tag" ("num")'), atomic=False),
+        Mig(sql('CREATE UNIQUE INDEX CONCURRENTLY "tag_slug_pk" ON "shop_tag" ("slug")'), atomic=False),
         sql(
-            'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey"; ALTER TABLE "shop_tag" ADD CONSTRAINT "tag_num_pk" PRIMARY KEY USING INDEX "tag_num_pk"'
+            'ALTER TABLE "shop_tag" DROP CONSTRAINT "shop_tag_pkey"; ALTER TABLE "shop_tag" ADD CONSTRAINT "tag_slug_pk" PRIMARY KEY USING INDEX "tag_slug_pk"'
         ),
         select=SELECT,
     )
     assert result.codes(all_migrations=True) == []
+
+
+def things():
+    return [
+        migrations.CreateModel(
+            "Thing",
+            [
+                ("id", models.BigAutoField(primary_key=True)),
+                ("code", models.CharField(max_length=20, null=True)),
+                ("kind", models.CharField(max_length=20)),
+            ],
+        )
+    ]
+
+
+def code_index(columns="code"):
+    return Mig(sql(f"CREATE UNIQUE INDEX CONCURRENTLY thing_code_pk ON shop_thing ({columns})"), atomic=False)
+
+
+SWAP = (
+    "ALTER TABLE shop_thing DROP CONSTRAINT shop_thing_pkey, "
+    "ADD CONSTRAINT thing_code_pk PRIMARY KEY USING INDEX thing_code_pk"
+)
+
+
+def test_using_index_on_a_nullable_column_is_flagged():
+    # The index was built in an earlier migration: only the catalogue knows its column,
+    # and only the model state knows that code is nullable.
+    result = run(things(), code_index(), sql(SWAP), select=SELECT)
+    assert result.codes(all_migrations=True) == ["SM112"]
+    [finding] = result.last
+    assert finding.lock == "ACCESS EXCLUSIVE" and finding.table == "shop_thing"
+    assert finding.message.startswith(
+        "Attaching index thing_code_pk as primary key of existing table shop_thing runs SET NOT NULL on code"
+    )
+    # The fix makes the column NOT NULL through a validated CHECK; then the swap passes.
+    assert "AddConstraintNotValid('thing'" in finding.fix.code
+    steps = fix_migrations(finding.fix.code)
+    ok = run(things(), code_index(), *steps, sql(SWAP), select=SELECT)
+    assert ok.codes(all_migrations=True) == []
+
+
+def test_using_index_names_only_the_nullable_key_columns():
+    result = run(things(), code_index("kind, code"), sql(SWAP), select=SELECT)
+    [finding] = result.last
+    assert "runs SET NOT NULL on code:" in finding.message  # kind is NOT NULL already
+
+
+def test_using_index_leaves_include_columns_nullable():
+    # PostgreSQL 15 checked: PRIMARY KEY USING an index (kind) INCLUDE (code) keeps code nullable.
+    result = run(things(), code_index("kind) INCLUDE (code"), sql(SWAP), select=SELECT)
+    assert result.codes(all_migrations=True) == []
+
+
+def test_using_index_after_a_validated_check_passes_from_postgres_12():
+    check = Mig(sql("ALTER TABLE shop_thing ADD CONSTRAINT thing_code_nn CHECK (code IS NOT NULL) NOT VALID"))
+    validate = sql("ALTER TABLE shop_thing VALIDATE CONSTRAINT thing_code_nn")
+    history = (things(), code_index(), check, validate, sql(SWAP))
+    assert run(*history, select=SELECT).codes(all_migrations=True) == []
+    # PostgreSQL 11 does not use the CHECK: SET NOT NULL still scans.
+    assert run(*history, select=SELECT, pg_version=11).codes() == ["SM112"]
+    # A CHECK not validated yet proves nothing.
+    assert run(things(), code_index(), check, sql(SWAP), select=SELECT).codes() == ["SM112"]
+
+
+def test_using_index_after_set_not_null_in_the_same_migration_passes():
+    result = run(
+        things(),
+        code_index(),
+        sql(f"ALTER TABLE shop_thing ALTER COLUMN code SET NOT NULL; {SWAP}"),
+        select=SELECT,
+    )
+    assert result.codes(all_migrations=True) == []
+
+
+def _scans(conn, statement):
+    """Sequential scans of shop_thing while ``statement`` runs (rolled back). The counters
+    also hold the session's stats not yet flushed: the statement's own is the difference."""
+    query = "SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'shop_thing'"
+    with conn.transaction(force_rollback=True):
+        [before] = conn.execute(query).fetchone()
+        conn.execute(statement)
+        [after] = conn.execute(query).fetchone()
+        return after - before
+
+
+def test_using_index_on_postgres_scans_only_a_nullable_column_without_a_validated_check():
+    # What the rule stands on, on the real server: attaching the index as primary key
+    # runs SET NOT NULL over the table unless the column is NOT NULL or a validated CHECK
+    # proves it (PostgreSQL 12+).
+    result = run(things(), code_index(), sql(SWAP))
+    with scratch_database("sm_rules_pk_using_index") as name:
+        with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=name, autocommit=True) as conn:
+            for migration in result.collected[:2]:
+                for statement in migration.statements:
+                    conn.execute(statement.sql)
+            conn.execute(
+                "INSERT INTO shop_thing (code, kind) SELECT 'c' || i, 'k' FROM generate_series(1, 100) i"
+            )
+            assert _scans(conn, SWAP) == 1
+            conn.execute("ALTER TABLE shop_thing ADD CONSTRAINT thing_code_nn CHECK (code IS NOT NULL)")
+            assert _scans(conn, SWAP) == 0
+            conn.execute("ALTER TABLE shop_thing DROP CONSTRAINT thing_code_nn")
+            conn.execute("INSERT INTO shop_thing (code, kind) VALUES (NULL, 'k')")
+            with pytest.raises(psycopg.errors.NotNullViolation):
+                conn.execute(SWAP)
 
 
 def test_nullable_key_column_mentions_the_null_scan():

@@ -1,6 +1,7 @@
 from django.contrib.postgres.indexes import HashIndex
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
+from django.db.models.functions import Left
 
 from tests.conftest import initial
 from tests.harness import Mig, run
@@ -94,3 +95,66 @@ def test_text_column_created_earlier_in_the_migration_is_known():
     )
     [finding] = result.last
     assert "is a B-tree on shop_note.body (text" in finding.message
+
+
+def test_add_index_btree_on_an_existing_text_column_is_flagged_like_db_index():
+    # Order.note is a TextField created in an earlier migration: only the model state knows
+    # its type. AddIndex must be flagged as AlterField(db_index=True) on the same column is.
+    index = run(
+        initial(),
+        [migrations.AddIndex("order", models.Index(fields=["note"], name="order_note_idx"))],
+        select=SELECT,
+    )
+    field = run(
+        initial(),
+        [migrations.AlterField("order", "note", models.TextField(default="", db_index=True))],
+        select=SELECT,
+    )
+    assert index.codes() == field.codes() == ["SM409"]
+    [by_index], [by_field] = index.last, field.last
+    assert "Index order_note_idx is a B-tree on shop_order.note (text, no length limit)" in by_index.message
+    assert by_index.message.split(" is a B-tree")[1] == by_field.message.split(" is a B-tree")[1]
+    assert by_index.fix.code == by_field.fix.code
+    assert "HashIndex(fields=['note'], name='shop_order_note_hash')" in by_index.fix.code
+    assert (
+        "Replace models.Index(fields=['note'], name='order_note_idx') in Meta.indexes"
+        in by_index.fix.steps[-1]
+    )
+
+
+def test_add_index_concurrently_on_an_existing_text_column_is_flagged():
+    result = run(
+        initial(),
+        Mig(
+            [AddIndexConcurrently("order", models.Index(fields=["-note"], name="order_note_idx"))],
+            atomic=False,
+        ),
+        select=SELECT,
+    )
+    [finding] = result.last
+    assert "is a B-tree on shop_order.note (text, no length limit)" in finding.message
+
+
+def test_add_index_names_the_field_in_the_fix_and_the_column_in_the_message():
+    result = run(
+        initial(),
+        [migrations.AddField("order", "remark", models.TextField(null=True, db_column="memo"))],
+        [migrations.AddIndex("order", models.Index(fields=["quantity", "remark"], name="order_memo_idx"))],
+        select=SELECT,
+    )
+    [finding] = result.last
+    assert "is a B-tree on shop_order.memo (text, no length limit)" in finding.message
+    assert "HashIndex(fields=['remark']" in finding.fix.code
+
+
+def test_add_index_on_bounded_columns_and_hash_indexes_pass():
+    result = run(
+        initial(),
+        [
+            migrations.AddIndex("customer", models.Index(fields=["name", "code"], name="customer_name_idx")),
+            migrations.AddIndex("order", HashIndex(fields=["note"], name="order_note_hash")),
+            migrations.AddIndex("order", models.Index(Left("note", 100), name="order_note_left")),
+        ],
+        select=SELECT,
+    )
+    assert result.codes() == []
