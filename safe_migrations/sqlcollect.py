@@ -302,7 +302,11 @@ class MigrationCollector:
         # Operations that read reverse relations (renamed models, primary key changes)
         # need Django's own rendering, and then the same rendering history as Django
         # for the whole migration: the order of related objects follows it.
-        self.faithful = ministate.needs_full(migration.operations, app_label, state)
+        # Minimal model states are proven against sqlmigrate on PostgreSQL only; other backends
+        # read more of the model (SQLite rebuilds the whole table on most changes).
+        self.faithful = self.connection.vendor != "postgresql" or ministate.needs_full(
+            migration.operations, app_label, state
+        )
         self.keeps = {} if self.faithful else ministate.keeps(migration.operations, app_label, state)
         self.last_mini: tuple[Any, ProjectState] | None = None
         try:

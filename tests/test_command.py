@@ -739,3 +739,17 @@ def test_an_error_on_a_conflicting_branch_says_why(project):
     assert "conflicting migrations (several leaf nodes): 0004_a, 0004_b" in done.stdout
     assert "cannot generate SQL" in done.stdout, done.stdout
     assert "its branches were walked one after the other" in done.stdout
+
+
+def test_plan_and_fix_on_another_engine_are_refused_in_one_line(project):
+    settings = project.root / "proj_settings.py"
+    settings.write_text(
+        settings.read_text()
+        + 'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}\n'
+    )
+    for option in ("--plan", "--fix"):
+        done = project.run(option)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert "--plan and --fix write PostgreSQL sequences; the database 'default' is sqlite" in done.stderr
+    assert not (project.root / "db.sqlite3").exists() or (project.root / "db.sqlite3").stat().st_size == 0

@@ -64,3 +64,16 @@ def test_safe_forms_pass_on_sqlite():
         migrations.RemoveField("tag", "x"),
     ]
     assert codes(fresh) == []
+
+
+def test_sqlite_table_rebuild_keeps_every_column():
+    # SQLite adds a NOT NULL column by rebuilding the table: the SQL must carry every column
+    # (a model reduced to the fields the operation names would copy only those and lose data).
+    [*_, insert, drop, rename] = run(
+        initial(),
+        [migrations.AddField("customer", "points", models.IntegerField(default=0))],
+        database=SQLITE,
+    ).sql()
+    assert '"name"' in insert and '"fax"' in insert, insert
+    assert drop.startswith('DROP TABLE "'), drop
+    assert "RENAME TO" in rename, rename

@@ -167,6 +167,15 @@ class Command(BaseCommand):
 
         if options["dry_run"] and not options["fix"]:
             raise CommandError("--dry-run goes with --fix", returncode=EXIT_USAGE)
+        from django.db import connections
+
+        vendor = connections[config.database].vendor
+        if vendor != "postgresql":
+            raise CommandError(
+                f"--plan and --fix write PostgreSQL sequences; the database {config.database!r} is "
+                f"{vendor}: lint it without them",
+                returncode=EXIT_USAGE,
+            )
         report = run.report
         for error in report.errors:
             self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
@@ -256,7 +265,11 @@ class Command(BaseCommand):
             self.stderr.write(f"wrote {count} finding(s) to {options['write_baseline']}")
         if options["format"] == "sql":
             # Printing SQL is sqlmigrate's job: findings do not change the exit code here.
-            self.stdout.write(sql_reporter.render(run.collected), ending="")
+            from django.db import connections
+
+            # sqlmigrate wraps a migration in BEGIN/COMMIT only where DDL can be rolled back.
+            rollback = bool(getattr(connections[config.database].features, "can_rollback_ddl", True))
+            self.stdout.write(sql_reporter.render(run.collected, can_rollback_ddl=rollback), ending="")
             for error in report.errors:
                 self.stderr.write(f"error: {error.file or error.app_label}: {error.message}")
             if report.errors:
