@@ -269,3 +269,45 @@ def test_fixed_sequence_keeps_both_releases_working(tmp_path, case):
         assert result["data"].keys() == before["data"].keys() and result["data"]["bg_book"]
     assert result["catalogue"] == before["catalogue"]
     assert result["state"] == before["state"]
+
+
+# The contract steps (drop the old copy of a retyped or renamed column) must reverse to the
+# schema and the rows the running release had: a rollback of the release migrates back to it.
+ROLLBACK_CASES = {
+    **{k: CASES[k] for k in ("change-type", "change-type-unique", "change-type-indexed")},
+    **{k: CASES[k] for k in ("rename-column", "rename-unique-column")},
+    "shrink-nullable-varchar": (
+        'migrations.AlterField("book", "subtitle", models.CharField(max_length=60, null=True)),',
+        new_probe(),
+        "blocking",
+    ),
+    "rename-indexed-column": (
+        'migrations.RenameField("book", "rank", "position"),',
+        new_probe(),
+        "old-code",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROLLBACK_CASES))
+def test_fixed_sequence_migrates_back_to_the_original_schema_and_rows(tmp_path, case):
+    change, probe, _ = ROLLBACK_CASES[case]
+    original = make_bg_project(tmp_path / "original", INITIAL, change)
+    fixed = original.copy(tmp_path / "fixed")
+    done = fixed.lint("bg", "--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert any("drop" in name for name in fixed.files()), fixed.files()  # a contract step to reverse
+    spec = {**_spec("change-type"), "new_probe": probe, "backwards": True}
+    with scratch_database() as db_original, scratch_database() as db_fixed:
+        before = original.drive(db_original, spec)
+        result = fixed.drive(db_fixed, spec)
+    assert before["back"]["error"] is None, before["back"]  # the original migrates back cleanly
+    for step in result["steps"]:
+        assert step["error"] is None, step
+    assert result["back"]["error"] is None, result["back"]
+    # Back at the running release: its columns (types, NOT NULL), indexes and constraints under
+    # their names, no trigger or shadow column left, and every row it wrote, value for value.
+    assert result["back"]["catalogue"] == result["at_base"]["catalogue"]
+    assert result["back"]["catalogue"] == before["back"]["catalogue"]
+    assert result["back"]["data"] == result["at_base"]["data"]
+    assert len(result["back"]["data"]["bg_book"]) == 9  # every column of the seeded rows
