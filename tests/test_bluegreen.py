@@ -12,6 +12,8 @@ state as the original, which must fail at its step.
 
 from __future__ import annotations
 
+import json
+
 import django
 import pytest
 
@@ -311,3 +313,15 @@ def test_fixed_sequence_migrates_back_to_the_original_schema_and_rows(tmp_path, 
     assert result["back"]["catalogue"] == before["back"]["catalogue"]
     assert result["back"]["data"] == result["at_base"]["data"]
     assert len(result["back"]["data"]["bg_book"]) == 9  # every column of the seeded rows
+
+
+@pytest.mark.parametrize("case", ["add-not-null-callable-default", "add-unique-callable-default"])
+def test_fixed_backfill_of_a_callable_default_is_batched(tmp_path, case):
+    # From files: unbatched-backfill reads the RunPython function's source.
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES[case][0])
+    done = fixed.lint("bg", "--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    code = "".join((fixed.migrations / f"{name}.py").read_text() for name in fixed.files())
+    assert "bulk_update(rows, [" in code
+    after = fixed.lint("bg", "--format", "json", "--select", "SM304")
+    assert json.loads(after.stdout)["findings"] == [], after.stdout

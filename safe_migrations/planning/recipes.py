@@ -471,7 +471,8 @@ def orm_backfill(app_label: str, model: str, field_name: str, value: Any, per_ro
             f"rows = list(Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True))",
             "for row in rows:",
             f"    row.{field_name} = {code}()  # one value per row",
-            f"Model.objects.using(db).bulk_update(rows, [{field_name!r}])",
+            # batch_size bounds the UPDATE as the ids do (unbatched-backfill reads it, not the loop)
+            f"Model.objects.using(db).bulk_update(rows, [{field_name!r}], batch_size=BATCH)",
         ]
     else:
         fill = [
