@@ -13,6 +13,8 @@ state as the original, which must fail at its step.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import django
 import pytest
@@ -325,3 +327,77 @@ def test_fixed_backfill_of_a_callable_default_is_batched(tmp_path, case):
     assert "bulk_update(rows, [" in code
     after = fixed.lint("bg", "--format", "json", "--select", "SM304")
     assert json.loads(after.stdout)["findings"] == [], after.stdout
+
+
+def _sql(db: str, *statements: str) -> list[tuple]:
+    import psycopg
+
+    from tests.bluegreen.db import HOST, PORT, USER
+
+    with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=db, autocommit=True) as conn:
+        rows: list[tuple] = []
+        for sql in statements:
+            cursor = conn.execute(sql)
+            rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+
+INVALID = "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid"
+BOOKS = (
+    "INSERT INTO bg_book (title, isbn, fax, pages, code, rank) "
+    "SELECT 't' || i, 'isbn-' || i, '', i, 'code-' || i, 0 FROM generate_series(1, 3000) i"
+)
+
+
+def test_fixed_unique_index_build_is_redone_after_a_failed_build(tmp_path):
+    # A duplicate makes CREATE UNIQUE INDEX CONCURRENTLY fail half-way: the INVALID index it
+    # leaves must not survive the retry, or ADD CONSTRAINT ... USING INDEX fails on it.
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES["add-unique"][0])
+    assert fixed.lint("bg", "--fix").returncode == 0
+    with scratch_database() as db:
+        assert fixed.manage("migrate", "bg", "0001", db=db).returncode == 0
+        _sql(db, BOOKS, "UPDATE bg_book SET isbn = 'isbn-1' WHERE id = 2")
+        failed = fixed.manage("migrate", "bg", db=db)
+        assert failed.returncode != 0 and "isbn-1" in failed.stderr, failed.stderr[-2000:]
+        assert _sql(db, INVALID) == [("bg_book_isbn_907f1a44_uniq",)]  # what the build left
+        _sql(db, "UPDATE bg_book SET isbn = 'isbn-2' WHERE id = 2")
+        again = fixed.manage("migrate", "bg", db=db)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _sql(db, INVALID) == []
+        constraints = _sql(
+            db, "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conrelid = 'bg_book'::regclass"
+        )
+        assert ("bg_book_isbn_907f1a44_uniq",) in constraints
+
+
+def test_fixed_index_build_is_redone_after_a_cancelled_build(tmp_path):
+    # A build cancelled while it waits for a writer (lock_timeout) leaves an INVALID index.
+    import psycopg
+
+    from tests.bluegreen.db import HOST, PORT, USER
+
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES["field-index"][0])
+    assert fixed.lint("bg", "--fix").returncode == 0
+    with scratch_database() as db:
+        assert fixed.manage("migrate", "bg", "0001", db=db).returncode == 0
+        _sql(db, BOOKS)
+        with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=db) as writer:
+            writer.execute("UPDATE bg_book SET pages = 1 WHERE id = 1")  # an open write transaction
+            env = fixed.env(db)
+            env["PGOPTIONS"] = "-c lock_timeout=500"
+            done = subprocess.run(
+                [sys.executable, "-m", "django", "migrate", "bg"],
+                cwd=fixed.root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode != 0 and "lock timeout" in done.stderr, done.stderr[-2000:]
+            writer.rollback()
+        assert _sql(db, INVALID) == [("bg_book_title_f4cb7179",)]
+        again = fixed.manage("migrate", "bg", db=db)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _sql(db, INVALID) == []
+        names = _sql(db, "SELECT indexname FROM pg_indexes WHERE tablename = 'bg_book'")
+        assert {("bg_book_title_f4cb7179",), ("bg_book_title_f4cb7179_like",)} <= set(names)

@@ -225,7 +225,7 @@ def _stages(safe: SafeSql, operation: Any, phase: Phase, title: str) -> list[Sta
         stages.append(
             Stage(
                 phase,
-                [_runsql(create, drop)],
+                [runsql(rebuild(create.strip(), drop), drop)],
                 atomic=False,
                 alone=True,
                 title=f"build index {index} concurrently",
@@ -918,10 +918,18 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
     return stages
 
 
+def rebuild(create: str, drop: str) -> list[str]:
+    """A concurrent build a retry redoes: a failed or cancelled CREATE INDEX CONCURRENTLY leaves
+    an INVALID index under its name, which IF NOT EXISTS would keep (RULES.md SM307), so the
+    name is dropped first; each statement runs on its own in the atomic = False migration."""
+    return [drop, create]
+
+
 def _index_stage(create: str, name: str, slug: str) -> Stage:
+    drop = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
     return Stage(
         PRE,
-        [runsql(create, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")],
+        [runsql(rebuild(create, drop), drop)],
         atomic=False,
         alone=True,
         title=f"build index {name} on the new column concurrently",
