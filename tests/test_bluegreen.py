@@ -12,6 +12,10 @@ state as the original, which must fail at its step.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import django
 import pytest
 
@@ -269,3 +273,131 @@ def test_fixed_sequence_keeps_both_releases_working(tmp_path, case):
         assert result["data"].keys() == before["data"].keys() and result["data"]["bg_book"]
     assert result["catalogue"] == before["catalogue"]
     assert result["state"] == before["state"]
+
+
+# The contract steps (drop the old copy of a retyped or renamed column) must reverse to the
+# schema and the rows the running release had: a rollback of the release migrates back to it.
+ROLLBACK_CASES = {
+    **{k: CASES[k] for k in ("change-type", "change-type-unique", "change-type-indexed")},
+    **{k: CASES[k] for k in ("rename-column", "rename-unique-column")},
+    "shrink-nullable-varchar": (
+        'migrations.AlterField("book", "subtitle", models.CharField(max_length=60, null=True)),',
+        new_probe(),
+        "blocking",
+    ),
+    "rename-indexed-column": (
+        'migrations.RenameField("book", "rank", "position"),',
+        new_probe(),
+        "old-code",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROLLBACK_CASES))
+def test_fixed_sequence_migrates_back_to_the_original_schema_and_rows(tmp_path, case):
+    change, probe, _ = ROLLBACK_CASES[case]
+    original = make_bg_project(tmp_path / "original", INITIAL, change)
+    fixed = original.copy(tmp_path / "fixed")
+    done = fixed.lint("bg", "--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert any("drop" in name for name in fixed.files()), fixed.files()  # a contract step to reverse
+    spec = {**_spec("change-type"), "new_probe": probe, "backwards": True}
+    with scratch_database() as db_original, scratch_database() as db_fixed:
+        before = original.drive(db_original, spec)
+        result = fixed.drive(db_fixed, spec)
+    assert before["back"]["error"] is None, before["back"]  # the original migrates back cleanly
+    for step in result["steps"]:
+        assert step["error"] is None, step
+    assert result["back"]["error"] is None, result["back"]
+    # Back at the running release: its columns (types, NOT NULL), indexes and constraints under
+    # their names, no trigger or shadow column left, and every row it wrote, value for value.
+    assert result["back"]["catalogue"] == result["at_base"]["catalogue"]
+    assert result["back"]["catalogue"] == before["back"]["catalogue"]
+    assert result["back"]["data"] == result["at_base"]["data"]
+    assert len(result["back"]["data"]["bg_book"]) == 9  # every column of the seeded rows
+
+
+@pytest.mark.parametrize("case", ["add-not-null-callable-default", "add-unique-callable-default"])
+def test_fixed_backfill_of_a_callable_default_is_batched(tmp_path, case):
+    # From files: unbatched-backfill reads the RunPython function's source.
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES[case][0])
+    done = fixed.lint("bg", "--fix")
+    assert done.returncode == 0, done.stdout + done.stderr
+    code = "".join((fixed.migrations / f"{name}.py").read_text() for name in fixed.files())
+    assert "bulk_update(rows, [" in code
+    after = fixed.lint("bg", "--format", "json", "--select", "SM304")
+    assert json.loads(after.stdout)["findings"] == [], after.stdout
+
+
+def _sql(db: str, *statements: str) -> list[tuple]:
+    import psycopg
+
+    from tests.bluegreen.db import HOST, PORT, USER
+
+    with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=db, autocommit=True) as conn:
+        rows: list[tuple] = []
+        for sql in statements:
+            cursor = conn.execute(sql)
+            rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+
+INVALID = "SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid"
+BOOKS = (
+    "INSERT INTO bg_book (title, isbn, fax, pages, code, rank) "
+    "SELECT 't' || i, 'isbn-' || i, '', i, 'code-' || i, 0 FROM generate_series(1, 3000) i"
+)
+
+
+def test_fixed_unique_index_build_is_redone_after_a_failed_build(tmp_path):
+    # A duplicate makes CREATE UNIQUE INDEX CONCURRENTLY fail half-way: the INVALID index it
+    # leaves must not survive the retry, or ADD CONSTRAINT ... USING INDEX fails on it.
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES["add-unique"][0])
+    assert fixed.lint("bg", "--fix").returncode == 0
+    with scratch_database() as db:
+        assert fixed.manage("migrate", "bg", "0001", db=db).returncode == 0
+        _sql(db, BOOKS, "UPDATE bg_book SET isbn = 'isbn-1' WHERE id = 2")
+        failed = fixed.manage("migrate", "bg", db=db)
+        assert failed.returncode != 0 and "isbn-1" in failed.stderr, failed.stderr[-2000:]
+        assert _sql(db, INVALID) == [("bg_book_isbn_907f1a44_uniq",)]  # what the build left
+        _sql(db, "UPDATE bg_book SET isbn = 'isbn-2' WHERE id = 2")
+        again = fixed.manage("migrate", "bg", db=db)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _sql(db, INVALID) == []
+        constraints = _sql(
+            db, "SELECT conname FROM pg_constraint WHERE contype = 'u' AND conrelid = 'bg_book'::regclass"
+        )
+        assert ("bg_book_isbn_907f1a44_uniq",) in constraints
+
+
+def test_fixed_index_build_is_redone_after_a_cancelled_build(tmp_path):
+    # A build cancelled while it waits for a writer (lock_timeout) leaves an INVALID index.
+    import psycopg
+
+    from tests.bluegreen.db import HOST, PORT, USER
+
+    fixed = make_bg_project(tmp_path / "fixed", INITIAL, CASES["field-index"][0])
+    assert fixed.lint("bg", "--fix").returncode == 0
+    with scratch_database() as db:
+        assert fixed.manage("migrate", "bg", "0001", db=db).returncode == 0
+        _sql(db, BOOKS)
+        with psycopg.connect(host=HOST, port=PORT, user=USER, dbname=db) as writer:
+            writer.execute("UPDATE bg_book SET pages = 1 WHERE id = 1")  # an open write transaction
+            env = fixed.env(db)
+            env["PGOPTIONS"] = "-c lock_timeout=500"
+            done = subprocess.run(
+                [sys.executable, "-m", "django", "migrate", "bg"],
+                cwd=fixed.root,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert done.returncode != 0 and "lock timeout" in done.stderr, done.stderr[-2000:]
+            writer.rollback()
+        assert _sql(db, INVALID) == [("bg_book_title_f4cb7179",)]
+        again = fixed.manage("migrate", "bg", db=db)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _sql(db, INVALID) == []
+        names = _sql(db, "SELECT indexname FROM pg_indexes WHERE tablename = 'bg_book'")
+        assert {("bg_book_title_f4cb7179",), ("bg_book_title_f4cb7179_like",)} <= set(names)

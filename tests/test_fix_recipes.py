@@ -286,6 +286,32 @@ def test_field_made_unique_fix_rejects_duplicates_on_postgres(tmp_path):
     assert result["state"] == _final_state(original) == _final_state(project)
 
 
+def test_field_made_unique_fix_rebuilds_an_index_left_invalid_by_a_failed_build(tmp_path):
+    # A duplicate makes the concurrent build fail and leave an INVALID index under its name:
+    # once the duplicate is gone, running migrate again must end with a valid index attached.
+    from tests.test_bluegreen import BOOKS, INVALID, _sql
+
+    change = 'migrations.AlterField("book", "isbn", models.CharField(max_length=20, null=True, unique=True)),'
+    project = make_bg_project(tmp_path / "p", INITIAL, change)
+    code = _fix_of(project, "SM101")
+    assert "'DROP INDEX CONCURRENTLY IF EXISTS" in code
+    _write_fix(project, code)
+    with scratch_database("sm_fixes") as db:
+        assert project.manage("migrate", "bg", "0001", db=db).returncode == 0
+        _sql(db, BOOKS, "UPDATE bg_book SET isbn = 'isbn-1' WHERE id = 2")
+        failed = project.manage("migrate", "bg", db=db)
+        assert failed.returncode != 0 and "isbn-1" in failed.stderr, failed.stderr[-2000:]
+        assert _sql(db, INVALID), "the failed build left no INVALID index"
+        _sql(db, "UPDATE bg_book SET isbn = 'isbn-2' WHERE id = 2")
+        again = project.manage("migrate", "bg", db=db)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert _sql(db, INVALID) == []
+        kinds = _sql(
+            db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'bg_book'::regclass"
+        )
+        assert ("UNIQUE (isbn)",) in kinds
+
+
 # --- 6. lambdas and partials -----------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import ast as pyast
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
-from .recipes import LOCK_TIMEOUT_ATOMIC, bare, migration, op_call, py, q
+from .recipes import LOCK_TIMEOUT_ATOMIC, bare, migration, op_call, py, q, rebuild_index
 
 POST_DEPLOY = "post-deploy"
 
@@ -432,8 +432,7 @@ def callable_default(
             migration(
                 "migration 3 (atomic = False): the unique index, built without blocking writes",
                 [
-                    f"migrations.RunSQL({py(create)},",
-                    f"    reverse_sql={py(f'DROP INDEX CONCURRENTLY IF EXISTS {q(index)}')}),",
+                    rebuild_index(create, f"DROP INDEX CONCURRENTLY IF EXISTS {q(index)}"),
                 ],
                 atomic=False,
                 phase=POST_DEPLOY,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..facts import OperationFacts
 from ..findings import Fix
-from .recipes import LOCK_TIMEOUT_ATOMIC, migration, op_call, py, q
+from .recipes import LOCK_TIMEOUT_ATOMIC, migration, op_call, py, q, rebuild_index
 
 PG_OPS = "django.contrib.postgres.operations"
 
@@ -261,8 +261,8 @@ def unique_using_index(
     ``add_column``: the ADD COLUMN statement without its UNIQUE, for a new column.
     """
     indexes, others, drops = _rebuilt_indexes_kept(indexes, others)
-    build = [run_sql(create, drop) for _, create, drop, _ in uniques]
-    build += [run_sql(create, drop) for create, drop in indexes]
+    build = [rebuild_index(create, drop) for _, create, drop, _ in uniques]
+    build += [rebuild_index(create, drop) for create, drop in indexes]
     attach = [
         run_sql(sql, f"ALTER TABLE {q(table)} DROP CONSTRAINT {q(name)}") for name, _, _, sql in uniques
     ]
@@ -323,8 +323,8 @@ def unique_using_index(
         "index rejects duplicates from the moment it accepts writes.",
         "Build the unique index with CREATE UNIQUE INDEX CONCURRENTLY in an atomic = False "
         "migration: SHARE UPDATE EXCLUSIVE, reads and writes go on during the build.",
-        "If the build fails (a duplicate, a lock timeout) it leaves an INVALID index: check "
-        "pg_index.indisvalid, drop it with DROP INDEX CONCURRENTLY and retry.",
+        "If the build fails (a duplicate, a lock timeout) it leaves an INVALID index: the RunSQL "
+        "drops the name before it builds, so running the migration again rebuilds it.",
         "Attach it with ALTER TABLE ... ADD CONSTRAINT ... UNIQUE USING INDEX: ACCESS EXCLUSIVE "
         "for milliseconds, no scan"
         + ("" if op.kind == "RunSQL" else "; SeparateDatabaseAndState keeps Django's state in step")
@@ -385,7 +385,7 @@ def foreign_key_not_valid(
                 migration(
                     "migration 2 (atomic = False): the index, built concurrently",
                     separate(
-                        [run_sql(c, d) for c, d in indexes],
+                        [rebuild_index(c, d) for c, d in indexes],
                         [_alter_field(op, field.with_kwargs(db_constraint="False"))],
                     ),
                     atomic=False,
@@ -397,7 +397,7 @@ def foreign_key_not_valid(
             parts.append(
                 migration(
                     "migration 1 (atomic = False): the index on the referencing column, built concurrently",
-                    [run_sql(c, d) for c, d in indexes],
+                    [rebuild_index(c, d) for c, d in indexes],
                     atomic=False,
                 )
             )

@@ -14,7 +14,7 @@ from pglast import ast, enums
 from ..facts import OperationFacts
 from ..findings import Fix
 from ..parsing.postgres import relname
-from .recipes import LOCK_TIMEOUT_ATOMIC, imports_for, migration, py, q
+from .recipes import LOCK_TIMEOUT_ATOMIC, imports_for, migration, py, q, rebuild_index
 
 AT = enums.AlterTableType
 OBJ = enums.ObjectType
@@ -738,10 +738,7 @@ def robust_statement(original: str, rewritten: str | None, index_name: str | Non
     lines = []
     if index_name and rewritten and "CREATE" in rewritten.upper():
         drop = f"DROP INDEX CONCURRENTLY IF EXISTS {q(index_name)}"
-        lines = [
-            f"migrations.RunSQL({py(rewritten)},",
-            f"                  reverse_sql={py(drop)}),",
-        ]
+        lines = [rebuild_index(rewritten, drop)]
     elif rewritten:
         lines = [f"migrations.RunSQL({py(rewritten)}, reverse_sql=...),"]
     steps = (

@@ -90,6 +90,14 @@ def migration(
     return "\n".join(lines)
 
 
+def rebuild_index(create: str, drop: str) -> str:
+    """RunSQL building an index concurrently, dropping its name first: a failed or cancelled
+    CREATE INDEX CONCURRENTLY leaves an INVALID index under the name, which IF NOT EXISTS keeps
+    on the retry (and ADD CONSTRAINT ... USING INDEX then fails on it). Each list item runs on
+    its own in the atomic = False migration."""
+    return f"migrations.RunSQL([{py(drop)}, {py(create)}], reverse_sql={py(drop)}),"
+
+
 def _model(op: OperationFacts) -> str:
     return op.model_name or op.sql_model or "model"
 
@@ -136,10 +144,7 @@ def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list
     second = [
         "migrations.SeparateDatabaseAndState(",
         "    database_operations=[",
-        *(
-            f"        migrations.RunSQL({py(c)}, reverse_sql={py(d)}),"
-            for c, d in zip(create_sql, drop_sql, strict=True)
-        ),
+        *(f"        {rebuild_index(c, d)}" for c, d in zip(create_sql, drop_sql, strict=True)),
         "    ],",
         f"    state_operations=[{state_op}],",
         "),",
@@ -159,9 +164,10 @@ def index_concurrently(op: OperationFacts, create_sql: list[str], drop_sql: list
         if first
         else "",
         "In a separate migration with `atomic = False`, create the same index(es) with CREATE INDEX "
-        "CONCURRENTLY IF NOT EXISTS through SeparateDatabaseAndState, one RunSQL per index, so "
-        "Django's state still records them.",
-        "If a build fails it leaves an INVALID index: drop it and run the migration again.",
+        "CONCURRENTLY through SeparateDatabaseAndState, one RunSQL per index, so Django's state "
+        "still records them.",
+        "If a build fails it leaves an INVALID index: each RunSQL drops the name first, so running "
+        "the migration again rebuilds it.",
     ]
     if field is not None and field.unique:
         index_steps.insert(

@@ -16,6 +16,7 @@ from .recipes import (
     op_call,
     py,
     q,
+    rebuild_index,
     set_not_null,
 )
 
@@ -254,7 +255,7 @@ def change_pk_type(
         parts.append(
             migration(
                 f"release N, migration 3.{n} (atomic = False): one concurrent index build per migration",
-                [_runsql(create, drop)],
+                [rebuild_index(create, drop)],
                 atomic=False,
             )
         )
@@ -591,7 +592,7 @@ def primary_key_using_index(
         migration(
             "migration 1 (atomic = False): the unique index, built without blocking writes",
             [
-                _runsql(
+                rebuild_index(
                     f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(index)} ON {q(table)} ({cols})",
                     f"DROP INDEX CONCURRENTLY IF EXISTS {q(index)}",
                 )
@@ -710,7 +711,7 @@ def counter_column(
             migration(
                 "migration 5 (atomic = False): the unique index, built concurrently",
                 [
-                    _runsql(
+                    rebuild_index(
                         f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(index)} ON {q(table)} ({q(column)})",
                         f"DROP INDEX CONCURRENTLY IF EXISTS {q(index)}",
                     )

@@ -225,7 +225,7 @@ def _stages(safe: SafeSql, operation: Any, phase: Phase, title: str) -> list[Sta
         stages.append(
             Stage(
                 phase,
-                [_runsql(create, drop)],
+                [runsql(rebuild(create.strip(), drop), drop)],
                 atomic=False,
                 alone=True,
                 title=f"build index {index} concurrently",
@@ -471,7 +471,8 @@ def orm_backfill(app_label: str, model: str, field_name: str, value: Any, per_ro
             f"rows = list(Model.objects.using(db).filter(pk__in=ids, {field_name}__isnull=True))",
             "for row in rows:",
             f"    row.{field_name} = {code}()  # one value per row",
-            f"Model.objects.using(db).bulk_update(rows, [{field_name!r}])",
+            # batch_size bounds the UPDATE as the ids do (unbatched-backfill reads it, not the loop)
+            f"Model.objects.using(db).bulk_update(rows, [{field_name!r}], batch_size=BATCH)",
         ]
     else:
         fill = [
@@ -614,7 +615,16 @@ def rename_column(ctx: OpContext) -> list[Stage]:
     contract += [f"ALTER INDEX {q(t)} RENAME TO {q(n)}" for n, t in renames]
     restore = [f"ALTER INDEX {q(n)} RENAME TO {q(t)}" for n, t in renames]
     restore += [f"ALTER TABLE {q(table)} RENAME CONSTRAINT {q(n)} TO {q(t)}" for n, t in attach]
-    restore.append(f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(old)} {db_type} NULL")
+    # The old column as it was: the values (the trigger kept both in step until the drop, the new
+    # column has them all), NOT NULL, its indexes and UNIQUE under their names, and the trigger.
+    restore += [
+        f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(old)} {db_type} NULL",
+        f"UPDATE {q(table)} SET {q(old)} = {q(new)} WHERE {q(old)} IS DISTINCT FROM {q(new)}",
+        *([] if old_field.null else [f"ALTER TABLE {q(table)} ALTER COLUMN {q(old)} SET NOT NULL"]),
+        *recreate_objects(table, column_objects(ctx, model, old), old),
+        create_function,
+        create_trigger,
+    ]
     stages.append(
         Stage(
             POST,
@@ -729,6 +739,36 @@ def column_objects(ctx: OpContext, model: Any, column: str) -> ColumnObjects:
     return found
 
 
+def recreate_objects(
+    table: str, objects: ColumnObjects, column: str, named: Callable[[str], str] = lambda name: name
+) -> list[str]:
+    """SQL rebuilding ``objects`` (found on some column) on ``column``, each under ``named(its name)``:
+    what the reverse of a dropped column needs so that the reverses before it find every name.
+    Plain CREATE INDEX and ADD CONSTRAINT: a rollback runs in the migration's transaction."""
+    out = [
+        f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(named(name))} UNIQUE ({q(column)})"
+        for name in objects.uniques
+    ]
+    for name, node in objects.indexes.items():
+        clone = copy.deepcopy(node)
+        clone.idxname = named(name)
+        clone.concurrent = False
+        clone.if_not_exists = False
+        for param in clone.indexParams:
+            param.name = column
+        out.append(deparse(clone))
+    return out
+
+
+def _assign(target: str, source: str, target_type: str) -> str:
+    """The value of ``source`` for an UPDATE of ``target``: an assignment cast into a string type
+    (an explicit CAST to varchar(n) would truncate silently; assignment fails as ALTER TYPE does),
+    an explicit CAST otherwise (no assignment cast from, e.g., varchar to integer)."""
+    if target_type.split("(")[0].strip().lower() in ("varchar", "char", "text", "character varying"):
+        return q(source)
+    return f"CAST({q(source)} AS {target_type})"
+
+
 def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
     """R10: a new column of the new type kept in step by a trigger, a batched copy, then a swap
     by renames in one short transaction (the column keeps its name, so old and new code both
@@ -798,6 +838,8 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
             param.name = temp
         stages.append(_index_stage(deparse(clone), temporary, f"{slug}_index"))
         renames.append((name, temporary))
+    # The old column's objects the swap renames to <name>_old; the others keep their names.
+    swapped = {name for name, _ in [*attach, *renames] if name in existing}
     swap = [
         *drop_trigger.split("; "),
         f"ALTER TABLE {q(table)} RENAME COLUMN {q(column)} TO {q(kept)}",
@@ -837,6 +879,10 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
         swap.append(f"ALTER TABLE {q(table)} ALTER COLUMN {q(kept)} DROP NOT NULL")
         unswap.insert(0, f"ALTER TABLE {q(table)} ALTER COLUMN {q(kept)} SET NOT NULL")
         state_ops.append(migrations.AlterField(op.model_name, op.name, clone_field(new_field, null=True)))
+    # Since the swap nobody wrote the old copy (rows inserted or updated since, or all of them
+    # when the drop step's reverse re-added it): going back, it takes the current values first.
+    value = _assign(kept, column, old_type)
+    unswap.insert(0, f"UPDATE {q(table)} SET {q(kept)} = {value} WHERE {q(kept)} IS DISTINCT FROM {value}")
     stages.append(
         Stage(
             PRE,
@@ -855,7 +901,14 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
             [
                 runsql(
                     f"ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(kept)}",
-                    f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(kept)} {old_type} NULL",
+                    # The old copy as the swap left it: nullable, its indexes and constraints
+                    # under the names the swap gave them (the swap's reverse fills it in).
+                    [
+                        f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(kept)} {old_type} NULL",
+                        *recreate_objects(
+                            table, before, kept, lambda n: _name(n, suffix="old") if n in swapped else n
+                        ),
+                    ],
                 )
             ],
             title=f"drop the old copy {kept}",
@@ -865,10 +918,18 @@ def change_type(ctx: OpContext, old_field: Any, new_field: Any) -> list[Stage]:
     return stages
 
 
+def rebuild(create: str, drop: str) -> list[str]:
+    """A concurrent build a retry redoes: a failed or cancelled CREATE INDEX CONCURRENTLY leaves
+    an INVALID index under its name, which IF NOT EXISTS would keep (RULES.md SM307), so the
+    name is dropped first; each statement runs on its own in the atomic = False migration."""
+    return [drop, create]
+
+
 def _index_stage(create: str, name: str, slug: str) -> Stage:
+    drop = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
     return Stage(
         PRE,
-        [runsql(create, f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}")],
+        [runsql(rebuild(create, drop), drop)],
         atomic=False,
         alone=True,
         title=f"build index {name} on the new column concurrently",

@@ -12,7 +12,9 @@ Usage: ``python -m tests.bluegreen.driver SPEC_JSON`` with the project's setting
      INSERT through the base state's models); at the first post-deploy step the new code
      takes over (``new_probe`` through the final state's models) and runs after each step;
 3. dump the final catalogue (columns, types, nullability, defaults, indexes, constraints,
-   triggers, views, functions) and the final model state of the app.
+   triggers, views, functions) and the final model state of the app;
+4. with ``"backwards": true``, migrate back to ``base`` (a rollback of the whole release) and
+   dump the catalogue and the seeded rows again, next to those dumped right after seeding.
 """
 
 from __future__ import annotations
@@ -187,6 +189,12 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
     new_state = loader.project_state(leaf)
     new_apps = new_state.apps
     exec(spec["seed"], {"apps": old_apps})  # test code given by the test itself
+    backwards = bool(spec.get("backwards"))
+    if backwards:
+        at_base = {
+            "catalogue": catalogue(connection),
+            "data": fingerprint(connection, spec.get("fingerprint", {})),
+        }
     steps: list[dict[str, Any]] = []
     deployed = False
     at_deploy: str | None = None
@@ -228,13 +236,26 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
             break
     if not deployed:
         at_deploy = _probe(spec["new_probe"], new_apps)
-    return {
+    out = {
         "steps": steps,
         "at_deploy": at_deploy,
         "catalogue": catalogue(connection),
         "data": fingerprint(connection, spec.get("fingerprint", {})),
         "state": state_dump(new_state, app),
     }
+    if backwards:
+        error = None
+        try:
+            MigrationExecutor(connection).migrate([base])
+        except Exception as exc:  # noqa: BLE001 - a failing rollback is a result too
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        out["at_base"] = at_base
+        out["back"] = {
+            "error": error,
+            "catalogue": catalogue(connection),
+            "data": fingerprint(connection, spec.get("fingerprint", {})),
+        }
+    return out
 
 
 if __name__ == "__main__":
