@@ -10,6 +10,7 @@ with the rows PostgreSQL's introspection would return.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pglast
@@ -49,14 +50,8 @@ def _expr_columns(node: Any) -> list[str]:
     return found
 
 
-def _not_null_column(expr: Any) -> str | None:
-    """The column of ``col IS NOT NULL``, alone or as one term of an AND."""
-    if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.AND_EXPR:
-        for arg in expr.args or ():
-            found = _not_null_column(arg)
-            if found:
-                return found
-        return None
+def not_null_test_column(expr: Any) -> str | None:
+    """The column of a CHECK expression that is exactly ``col IS NOT NULL``."""
     if (
         isinstance(expr, ast.NullTest)
         and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
@@ -65,6 +60,17 @@ def _not_null_column(expr: Any) -> str | None:
         fields = expr.arg.fields or ()
         return str(getattr(fields[-1], "sval", "")) or None if fields else None
     return None
+
+
+def _not_null_column(expr: Any) -> str | None:
+    """The column of ``col IS NOT NULL``, alone or as one term of an AND."""
+    if isinstance(expr, ast.BoolExpr) and expr.boolop == enums.BoolExprType.AND_EXPR:
+        for arg in expr.args or ():
+            found = _not_null_column(arg)
+            if found:
+                return found
+        return None
+    return not_null_test_column(expr)
 
 
 def _info(columns: list[Any], **flags: Any) -> Info:
@@ -181,49 +187,43 @@ class Catalog:
         (column IS NOT NULL) already proves, so PostgreSQL 12+ skips the scan. A primary
         key runs SET NOT NULL on its key columns itself (PostgreSQL docs, ALTER TABLE:
         ADD table_constraint_using_index): those count too."""
+        found = []
+        for table, entries, cmd in self._alter_table_commands(sql):
+            if cmd.subtype == AT.AT_SetNotNull:
+                columns = [cmd.name]
+            elif self._is_primary_key(cmd):
+                columns = self._key_columns(entries, cmd.def_)
+            else:
+                continue
+            for column in columns:
+                if any(i.get("valid") and i.get("not_null_of") == column for i in entries.values()):
+                    found.append(f"{table}.{column}")
+        return tuple(found)
+
+    def _alter_table_commands(self, sql: str) -> Iterator[tuple[str, dict[str, Info], Any]]:
+        """(table, what is known of it, command) of each ALTER TABLE command in ``sql``."""
         try:
             parsed = parse(sql)
         except pglast.parser.ParseError:
-            return ()
-        found = []
+            return
         for raw in parsed:
             node = raw.stmt
-            if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
-                continue
-            table = _rel(node.relation)
-            entries = self.tables.get(table, {})
-            for cmd in node.cmds or ():
-                if cmd.subtype == AT.AT_SetNotNull:
-                    columns = [cmd.name]
-                elif self._is_primary_key(cmd):
-                    columns = self._key_columns(entries, cmd.def_)
-                else:
-                    continue
-                for column in columns:
-                    if any(i.get("valid") and i.get("not_null_of") == column for i in entries.values()):
-                        found.append(f"{table}.{column}")
-        return tuple(found)
+            if isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE:
+                table = _rel(node.relation)
+                entries = self.tables.get(table, {})
+                for cmd in node.cmds or ():
+                    yield table, entries, cmd
 
     def index_columns(self, sql: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(index, key columns) of each index ``sql`` (not yet applied) attaches as a
         constraint with USING INDEX, when this run has seen the index built."""
-        try:
-            parsed = parse(sql)
-        except pglast.parser.ParseError:
-            return ()
         found = []
-        for raw in parsed:
-            node = raw.stmt
-            if not (isinstance(node, ast.AlterTableStmt) and node.objtype == OBJ.OBJECT_TABLE):
-                continue
-            entries = self.tables.get(_rel(node.relation), {})
-            for cmd in node.cmds or ():
-                con = cmd.def_
-                if cmd.subtype == AT.AT_AddConstraint and isinstance(con, ast.Constraint) and con.indexname:
-                    index = entries.get(con.indexname)
-                    keys = _index_keys(index)
-                    if keys:
-                        found.append((str(con.indexname), keys))
+        for _, entries, cmd in self._alter_table_commands(sql):
+            con = cmd.def_
+            if cmd.subtype == AT.AT_AddConstraint and isinstance(con, ast.Constraint) and con.indexname:
+                keys = _index_keys(entries.get(con.indexname))
+                if keys:
+                    found.append((str(con.indexname), keys))
         return tuple(found)
 
     @staticmethod

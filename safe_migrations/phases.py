@@ -8,6 +8,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from .catalog import not_null_test_column
 from .facts import CollectedMigration, OperationFacts
 from .findings import Finding, MigrationResult, Phase, Report, Severity
 from .parsing.postgres import relname
@@ -216,7 +217,7 @@ def check_steps(statements: Iterable[Statement], running: RunningRelease | None)
                 and con.contype == enums.ConstrType.CONSTR_CHECK
             ):
                 continue
-            column = _not_null_column(con.raw_expr)
+            column = not_null_test_column(con.raw_expr)
             if column is not None and running is not None and running.writes_non_null(table, column):
                 continue
             name = con.conname or "(unnamed)"
@@ -226,18 +227,6 @@ def check_steps(statements: Iterable[Statement], running: RunningRelease | None)
                 "running release writes"
             )
     return found
-
-
-def _not_null_column(expr: Any) -> str | None:
-    """The column of a CHECK that is exactly ``col IS NOT NULL``."""
-    if (
-        isinstance(expr, ast.NullTest)
-        and expr.nulltesttype == enums.NullTestType.IS_NOT_NULL
-        and isinstance(expr.arg, ast.ColumnRef)
-    ):
-        fields = expr.arg.fields or ()
-        return str(getattr(fields[-1], "sval", "")) or None if fields else None
-    return None
 
 
 def expand_steps(statements: Iterable[Statement], created: set[str]) -> list[str]:

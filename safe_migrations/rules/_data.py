@@ -227,11 +227,8 @@ class Chain:
             field, lookup = _lookup(key)
             if not lookup or (field in _KEYS and lookup == "range"):
                 return True
-        for key_field in _KEYS:
-            has_low = any(k in keys for k in (f"{key_field}__gt", f"{key_field}__gte"))
-            has_high = any(k in keys for k in (f"{key_field}__lt", f"{key_field}__lte"))
-            if has_low and has_high:
-                return True
+        if _closed_key_range(keys):
+            return True
         return bool(self.positional) and all(_q_targeted(p) for p in self.positional)
 
     def key_bounded(self) -> bool:
@@ -243,12 +240,19 @@ class Chain:
         keys = {k for k, _ in self.filters}
         if any(_key_lookup(k) in ("exact", "in", "range") for k in keys):
             return True
-        for key_field in _KEYS:
-            has_low = any(k in keys for k in (f"{key_field}__gt", f"{key_field}__gte"))
-            has_high = any(k in keys for k in (f"{key_field}__lt", f"{key_field}__lte"))
-            if has_low and has_high:
-                return True
+        if _closed_key_range(keys):
+            return True
         return bool(self.positional) and all(_q_key_bounded(p) for p in self.positional)
+
+
+def _closed_key_range(keys: set[str]) -> bool:
+    """Whether filter keywords bound the primary key from both sides (pk__gte=a, pk__lt=b)."""
+    for key_field in _KEYS:
+        has_low = any(k in keys for k in (f"{key_field}__gt", f"{key_field}__gte"))
+        has_high = any(k in keys for k in (f"{key_field}__lt", f"{key_field}__lte"))
+        if has_low and has_high:
+            return True
+    return False
 
 
 def _key_lookup(key: str) -> str | None:
