@@ -21,6 +21,12 @@ from tests.harness import Mig, run
 from tests.project import REPO, make_project
 
 
+def _check(condition: models.Q, name: str) -> models.CheckConstraint:
+    """CheckConstraint's argument is ``condition`` from Django 5.1, ``check`` before."""
+    key = "condition" if django.VERSION >= (5, 1) else "check"
+    return models.CheckConstraint(**{key: condition, "name": name})
+
+
 def phases(*history: Mig | list[object]) -> list[Phase]:
     result = run(initial(), *history)
     out = []
@@ -99,7 +105,7 @@ def test_lock_hazard_is_must_split():
 
 
 def _age_not_null():
-    check = models.CheckConstraint(condition=models.Q(age__isnull=False), name="customer_age_nn")
+    check = _check(models.Q(age__isnull=False), "customer_age_nn")
     return AddConstraintNotValid("customer", check)
 
 
@@ -129,7 +135,7 @@ def test_not_valid_check_with_a_new_column_must_split():
 
 
 def test_not_null_check_the_running_release_always_satisfies_is_pre_deploy():
-    check = models.CheckConstraint(condition=models.Q(name__isnull=False), name="customer_name_nn")
+    check = _check(models.Q(name__isnull=False), "customer_name_nn")
     result = run(initial(), [AddConstraintNotValid("customer", check)], [_age_not_null()])
     columns = frozenset({"id", "name", "phone", "fax", "code", "age"})
     running = RunningRelease(
