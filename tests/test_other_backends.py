@@ -208,3 +208,16 @@ def test_drop_column_fix_migrates_on_mariadb(mariadb):
     with mariadb.cursor() as cursor:
         cursor.execute("SELECT name FROM shop_customer")
         assert list(cursor.fetchall()) == [("a",)]
+
+
+def tables(connection: BaseDatabaseWrapper) -> list[str]:
+    with connection.cursor() as cursor:
+        return sorted(t.name for t in connection.introspection.get_table_list(cursor))
+
+
+def test_drop_table_fix_migrates_on_sqlite(sqlite_file):
+    fix = only_finding([migrations.DeleteModel("Customer")], SQLITE).fix
+    assert fix is not None and "lock_timeout" not in fix.code, fix.code
+    state = migrate(sqlite_file, [Mig(initial())])
+    migrate(sqlite_file, fix_migrations(fix.code), state)
+    assert "shop_customer" not in tables(sqlite_file)

@@ -6,6 +6,7 @@ import ast as pyast
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
+from . import engines
 from .recipes import LOCK_TIMEOUT_ATOMIC, bare, migration, op_call, py, q, rebuild_index
 
 POST_DEPLOY = "post-deploy"
@@ -72,7 +73,7 @@ def _runsql_state_ops(op: OperationFacts) -> list[str]:
 # --- SM202 drop-table (R1 with DeleteModel) ---------------------------------------------
 
 
-def drop_table(op: OperationFacts, table: str) -> Fix:
+def drop_table(op: OperationFacts, table: str, vendor: str = engines.POSTGRESQL) -> Fix:
     """R1 for a model: remove it from the state in release N, drop the table in N+1."""
     if op.kind in ("DeleteModel", "RemoveField"):
         state_ops = [op_call(op)]
@@ -90,7 +91,14 @@ def drop_table(op: OperationFacts, table: str) -> Fix:
             ),
             migration(
                 "release N+1, after every old pod is gone: drop the table",
-                [
+                engines.with_lock_timeout(
+                    vendor,
+                    [
+                        f"migrations.RunSQL({py(_drop_table_sql(vendor, table))}, reverse_sql=migrations.RunSQL.noop),",
+                    ],
+                )
+                if vendor != engines.POSTGRESQL
+                else [
                     LOCK_TIMEOUT_ATOMIC,
                     f"migrations.RunSQL({py(f'DROP TABLE IF EXISTS {_qn(table)}')}, reverse_sql=migrations.RunSQL.noop),",
                 ],
@@ -111,12 +119,23 @@ def drop_table(op: OperationFacts, table: str) -> Fix:
             "constraints stay in the database, and the new code, which no longer knows the model, "
             "would fail to delete parent rows that these rows still reference."
         )
-    steps.append(
-        "Release N+1, once no pod of the old release runs: DROP TABLE IF EXISTS (no CASCADE, so it "
-        "fails loudly if a view or foreign key still depends on it) with a short lock_timeout. "
-        "Back up or check the table is no longer written first: the data is gone for good."
-    )
+    if vendor == engines.POSTGRESQL:
+        steps.append(
+            "Release N+1, once no pod of the old release runs: DROP TABLE IF EXISTS (no CASCADE, so it "
+            "fails loudly if a view or foreign key still depends on it) with a short lock_timeout. "
+            "Back up or check the table is no longer written first: the data is gone for good."
+        )
+    else:
+        steps.append(
+            f"Release N+1, once no pod of the old release runs: DROP TABLE "
+            f"{engines.lock_timeout_phrase(vendor)}. Back up or check the table is no longer written "
+            "first: the data is gone for good."
+        )
     return Fix("Drop the table in two releases: state first, database later", tuple(steps), code)
+
+
+def _drop_table_sql(vendor: str, table: str) -> str:
+    return f"DROP TABLE {engines.drop_if_exists(vendor)}{engines.quote(vendor, table)}"
 
 
 # --- SM203 rename-column (R2) -----------------------------------------------------------
