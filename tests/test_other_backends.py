@@ -221,3 +221,20 @@ def test_drop_table_fix_migrates_on_sqlite(sqlite_file):
     state = migrate(sqlite_file, [Mig(initial())])
     migrate(sqlite_file, fix_migrations(fix.code), state)
     assert "shop_customer" not in tables(sqlite_file)
+
+
+def test_rename_table_fix_migrates_on_sqlite(sqlite_file):
+    fix = only_finding([migrations.AlterModelTable("customer", "crm_customer")], SQLITE).fix
+    assert fix is not None and "lock_timeout" not in fix.code, fix.code
+    assert any("read-only" in step for step in fix.steps), fix.steps
+    state = migrate(sqlite_file, [Mig(initial())])
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("INSERT INTO shop_customer (name, fax) VALUES ('a', '1')")
+    release_n, release_n1 = fix_migrations(fix.code)
+    state = migrate(sqlite_file, [release_n], state)
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("SELECT name FROM shop_customer")  # the old pods' name: the view
+        assert cursor.fetchall() == [("a",)]
+    migrate(sqlite_file, [release_n1], state)
+    assert "shop_customer" not in tables(sqlite_file)
+    assert "crm_customer" in tables(sqlite_file)

@@ -224,6 +224,57 @@ def rename_column(op: OperationFacts, table: str, old: str, new: str) -> Fix:
 # --- SM204 rename-table (R3) ------------------------------------------------------------
 
 
+def _view_swap_portable(pairs: list[tuple[str, str]], state_ops: list[str], vendor: str) -> str:
+    """The view swap with one statement per list item, quoted for ``vendor``."""
+
+    def qv(name: str) -> str:
+        return engines.quote(vendor, name)
+
+    # MySQL's own RENAME TABLE; SQLite and Oracle take ALTER TABLE ... RENAME TO.
+    def rename(old: str, new: str) -> str:
+        if vendor == "mysql":
+            return f"RENAME TABLE {qv(old)} TO {qv(new)}"
+        return f"ALTER TABLE {qv(old)} RENAME TO {qv(new)}"
+
+    exists = engines.drop_if_exists(vendor)
+    forwards: list[str] = []
+    backwards: list[str] = []
+    drop: list[str] = []
+    recreate: list[str] = []
+    for old, new in pairs:
+        view = f"CREATE VIEW {qv(old)} AS SELECT * FROM {qv(new)}"
+        forwards += [rename(old, new), view]
+        backwards += [f"DROP VIEW {exists}{qv(old)}", rename(new, old)]
+        drop.append(f"DROP VIEW {exists}{qv(old)}")
+        recreate.append(view)
+    return "\n\n".join(
+        [
+            migration(
+                "release N: rename, and leave a view under the old name for the old pods",
+                engines.with_lock_timeout(
+                    vendor,
+                    [
+                        "migrations.SeparateDatabaseAndState(",
+                        "    database_operations=[migrations.RunSQL(",
+                        f"        {forwards!r},",
+                        f"        reverse_sql={backwards!r},",
+                        "    )],",
+                        f"    state_operations=[{', '.join(state_ops)}],",
+                        "),",
+                    ],
+                ),
+            ),
+            migration(
+                "release N+1, after every old pod is gone: drop the view",
+                engines.with_lock_timeout(
+                    vendor, [f"migrations.RunSQL({drop!r},", f"    reverse_sql={recreate!r}),"]
+                ),
+                phase=POST_DEPLOY,
+            ),
+        ]
+    )
+
+
 def _view_swap(pairs: list[tuple[str, str]], state_ops: list[str]) -> str:
     forwards = "; ".join(
         f"ALTER TABLE {_qn(old)} RENAME TO {_qn(new)}; CREATE VIEW {_qn(old)} AS SELECT * FROM {_qn(new)}"
@@ -269,6 +320,17 @@ _VIEW_STEP = (
 )
 
 
+_VIEW_CAVEATS = {
+    "sqlite": "On SQLite a view is read-only: it answers the old pods' SELECTs, but their INSERT, "
+    "UPDATE and DELETE fail until they are gone. Keeping the table name is the safe way there.",
+    "mysql": "On MySQL and MariaDB the simple view accepts the old pods' SELECT, INSERT, UPDATE and "
+    "DELETE, but each DDL statement commits on its own: between the RENAME and the CREATE VIEW the old "
+    "name briefly does not exist.",
+    "*": "Each DDL statement may commit on its own on this engine: between the rename and the CREATE "
+    "VIEW the old name briefly does not exist.",
+}
+
+
 def rename_table(
     op: OperationFacts,
     old: str,
@@ -277,6 +339,7 @@ def rename_table(
     through: bool = False,
     through_columns: bool = False,
     others: list[tuple[str, str]] | None = None,
+    vendor: str = engines.POSTGRESQL,
 ) -> Fix:
     """R3: keep the table name in the database, or rename behind a view."""
     if op.kind == "RenameModel":
@@ -330,7 +393,12 @@ def rename_table(
             "them behind a view of its own."
         )
     pairs = [(old, new), *(others or [])]
-    return Fix("Rename the table behind a view with the old name", tuple(steps), _view_swap(pairs, state_ops))
+    if vendor == engines.POSTGRESQL:
+        code = _view_swap(pairs, state_ops)
+    else:
+        code = _view_swap_portable(pairs, state_ops, vendor)
+        steps.append(_VIEW_CAVEATS.get(vendor, _VIEW_CAVEATS["*"]))
+    return Fix("Rename the table behind a view with the old name", tuple(steps), code)
 
 
 # --- SM206 add-column-callable-default ----------------------------------------------------
