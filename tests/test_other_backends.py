@@ -238,3 +238,17 @@ def test_rename_table_fix_migrates_on_sqlite(sqlite_file):
     migrate(sqlite_file, [release_n1], state)
     assert "shop_customer" not in tables(sqlite_file)
     assert "crm_customer" in tables(sqlite_file)
+
+
+def test_add_not_null_column_fix_migrates_on_sqlite(sqlite_file):
+    # makemigrations' one-off default: the fix drops the database default in release N+1.
+    step = [migrations.AddField("customer", "points", models.IntegerField(default=0), preserve_default=False)]
+    fix = only_finding(step, SQLITE).fix
+    assert fix is not None and "lock_timeout" not in fix.code, fix.code
+    state = migrate(sqlite_file, [Mig(initial())])
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("INSERT INTO shop_customer (name, fax) VALUES ('a', '1')")
+    migrate(sqlite_file, fix_migrations(fix.code), state)
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("SELECT name, points FROM shop_customer")
+        assert cursor.fetchall() == [("a", 0)]

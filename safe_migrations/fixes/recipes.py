@@ -508,7 +508,11 @@ def one_off_default(op: OperationFacts) -> tuple[str, bool] | None:
 
 
 def add_not_null_column(
-    op: OperationFacts, field: FieldFacts, django_version: tuple[int, int], table: str | None = None
+    op: OperationFacts,
+    field: FieldFacts,
+    django_version: tuple[int, int],
+    table: str | None = None,
+    vendor: str = engines.POSTGRESQL,
 ) -> Fix:
     """R4: keep the default in the database (db_default), or nullable first."""
     model = op.kwarg("model_name") or py(_model(op))
@@ -545,7 +549,12 @@ def add_not_null_column(
                     [
                         LOCK_TIMEOUT_ATOMIC,
                         f"migrations.AlterField(model_name={model}, name={name}, field={field.code}),",
-                    ],
+                    ]
+                    if vendor == engines.POSTGRESQL
+                    else engines.with_lock_timeout(
+                        vendor,
+                        [f"migrations.AlterField(model_name={model}, name={name}, field={field.code}),"],
+                    ),
                     phase="post-deploy",
                 )
             )
@@ -569,7 +578,10 @@ def add_not_null_column(
     nullable_steps = (
         "Add the column as null=True; deploy code that writes it.",
         f"Backfill existing rows with {value} in batches in an atomic = False migration.",
-        "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL).",
+        "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL)."
+        if vendor == engines.POSTGRESQL
+        else "Then make it NOT NULL with AlterField(null=False) in a later release. (The set-not-null "
+        "recipe, CHECK NOT VALID then VALIDATE, is PostgreSQL's.)",
     )
     return Fix("Add the column nullable first, backfill, then NOT NULL", nullable_steps, code)
 
