@@ -6,6 +6,7 @@ import ast as pyast
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
+from . import engines
 from .recipes import LOCK_TIMEOUT_ATOMIC, bare, migration, op_call, py, q, rebuild_index
 
 POST_DEPLOY = "post-deploy"
@@ -72,7 +73,7 @@ def _runsql_state_ops(op: OperationFacts) -> list[str]:
 # --- SM202 drop-table (R1 with DeleteModel) ---------------------------------------------
 
 
-def drop_table(op: OperationFacts, table: str) -> Fix:
+def drop_table(op: OperationFacts, table: str, vendor: str = engines.POSTGRESQL) -> Fix:
     """R1 for a model: remove it from the state in release N, drop the table in N+1."""
     if op.kind in ("DeleteModel", "RemoveField"):
         state_ops = [op_call(op)]
@@ -90,7 +91,14 @@ def drop_table(op: OperationFacts, table: str) -> Fix:
             ),
             migration(
                 "release N+1, after every old pod is gone: drop the table",
-                [
+                engines.with_lock_timeout(
+                    vendor,
+                    [
+                        f"migrations.RunSQL({py(_drop_table_sql(vendor, table))}, reverse_sql=migrations.RunSQL.noop),",
+                    ],
+                )
+                if vendor != engines.POSTGRESQL
+                else [
                     LOCK_TIMEOUT_ATOMIC,
                     f"migrations.RunSQL({py(f'DROP TABLE IF EXISTS {_qn(table)}')}, reverse_sql=migrations.RunSQL.noop),",
                 ],
@@ -111,12 +119,23 @@ def drop_table(op: OperationFacts, table: str) -> Fix:
             "constraints stay in the database, and the new code, which no longer knows the model, "
             "would fail to delete parent rows that these rows still reference."
         )
-    steps.append(
-        "Release N+1, once no pod of the old release runs: DROP TABLE IF EXISTS (no CASCADE, so it "
-        "fails loudly if a view or foreign key still depends on it) with a short lock_timeout. "
-        "Back up or check the table is no longer written first: the data is gone for good."
-    )
+    if vendor == engines.POSTGRESQL:
+        steps.append(
+            "Release N+1, once no pod of the old release runs: DROP TABLE IF EXISTS (no CASCADE, so it "
+            "fails loudly if a view or foreign key still depends on it) with a short lock_timeout. "
+            "Back up or check the table is no longer written first: the data is gone for good."
+        )
+    else:
+        steps.append(
+            f"Release N+1, once no pod of the old release runs: DROP TABLE "
+            f"{engines.lock_timeout_phrase(vendor)}. Back up or check the table is no longer written "
+            "first: the data is gone for good."
+        )
     return Fix("Drop the table in two releases: state first, database later", tuple(steps), code)
+
+
+def _drop_table_sql(vendor: str, table: str) -> str:
+    return f"DROP TABLE {engines.drop_if_exists(vendor)}{engines.quote(vendor, table)}"
 
 
 # --- SM203 rename-column (R2) -----------------------------------------------------------
@@ -205,6 +224,57 @@ def rename_column(op: OperationFacts, table: str, old: str, new: str) -> Fix:
 # --- SM204 rename-table (R3) ------------------------------------------------------------
 
 
+def _view_swap_portable(pairs: list[tuple[str, str]], state_ops: list[str], vendor: str) -> str:
+    """The view swap with one statement per list item, quoted for ``vendor``."""
+
+    def qv(name: str) -> str:
+        return engines.quote(vendor, name)
+
+    # MySQL's own RENAME TABLE; SQLite and Oracle take ALTER TABLE ... RENAME TO.
+    def rename(old: str, new: str) -> str:
+        if vendor == "mysql":
+            return f"RENAME TABLE {qv(old)} TO {qv(new)}"
+        return f"ALTER TABLE {qv(old)} RENAME TO {qv(new)}"
+
+    exists = engines.drop_if_exists(vendor)
+    forwards: list[str] = []
+    backwards: list[str] = []
+    drop: list[str] = []
+    recreate: list[str] = []
+    for old, new in pairs:
+        view = f"CREATE VIEW {qv(old)} AS SELECT * FROM {qv(new)}"
+        forwards += [rename(old, new), view]
+        backwards += [f"DROP VIEW {exists}{qv(old)}", rename(new, old)]
+        drop.append(f"DROP VIEW {exists}{qv(old)}")
+        recreate.append(view)
+    return "\n\n".join(
+        [
+            migration(
+                "release N: rename, and leave a view under the old name for the old pods",
+                engines.with_lock_timeout(
+                    vendor,
+                    [
+                        "migrations.SeparateDatabaseAndState(",
+                        "    database_operations=[migrations.RunSQL(",
+                        f"        {forwards!r},",
+                        f"        reverse_sql={backwards!r},",
+                        "    )],",
+                        f"    state_operations=[{', '.join(state_ops)}],",
+                        "),",
+                    ],
+                ),
+            ),
+            migration(
+                "release N+1, after every old pod is gone: drop the view",
+                engines.with_lock_timeout(
+                    vendor, [f"migrations.RunSQL({drop!r},", f"    reverse_sql={recreate!r}),"]
+                ),
+                phase=POST_DEPLOY,
+            ),
+        ]
+    )
+
+
 def _view_swap(pairs: list[tuple[str, str]], state_ops: list[str]) -> str:
     forwards = "; ".join(
         f"ALTER TABLE {_qn(old)} RENAME TO {_qn(new)}; CREATE VIEW {_qn(old)} AS SELECT * FROM {_qn(new)}"
@@ -250,6 +320,17 @@ _VIEW_STEP = (
 )
 
 
+_VIEW_CAVEATS = {
+    "sqlite": "On SQLite a view is read-only: it answers the old pods' SELECTs, but their INSERT, "
+    "UPDATE and DELETE fail until they are gone. Keeping the table name is the safe way there.",
+    "mysql": "On MySQL and MariaDB the simple view accepts the old pods' SELECT, INSERT, UPDATE and "
+    "DELETE, but each DDL statement commits on its own: between the RENAME and the CREATE VIEW the old "
+    "name briefly does not exist.",
+    "*": "Each DDL statement may commit on its own on this engine: between the rename and the CREATE "
+    "VIEW the old name briefly does not exist.",
+}
+
+
 def rename_table(
     op: OperationFacts,
     old: str,
@@ -258,6 +339,7 @@ def rename_table(
     through: bool = False,
     through_columns: bool = False,
     others: list[tuple[str, str]] | None = None,
+    vendor: str = engines.POSTGRESQL,
 ) -> Fix:
     """R3: keep the table name in the database, or rename behind a view."""
     if op.kind == "RenameModel":
@@ -311,7 +393,12 @@ def rename_table(
             "them behind a view of its own."
         )
     pairs = [(old, new), *(others or [])]
-    return Fix("Rename the table behind a view with the old name", tuple(steps), _view_swap(pairs, state_ops))
+    if vendor == engines.POSTGRESQL:
+        code = _view_swap(pairs, state_ops)
+    else:
+        code = _view_swap_portable(pairs, state_ops, vendor)
+        steps.append(_VIEW_CAVEATS.get(vendor, _VIEW_CAVEATS["*"]))
+    return Fix("Rename the table behind a view with the old name", tuple(steps), code)
 
 
 # --- SM206 add-column-callable-default ----------------------------------------------------

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 from ..facts import FieldFacts, OperationFacts
 from ..findings import Fix
+from . import engines
 
 LOCK_TIMEOUT_ATOMIC = "migrations.RunSQL(\"SET LOCAL lock_timeout = '2s'\", migrations.RunSQL.noop),"
 LOCK_TIMEOUT_SESSION = "migrations.RunSQL(\"SET lock_timeout = '2s'\", migrations.RunSQL.noop),"
@@ -399,8 +400,8 @@ def change_type(
     )
 
 
-def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
-    """R1: remove from the model first, drop in the next release."""
+def drop_column(op: OperationFacts, table: str, column: str, vendor: str = engines.POSTGRESQL) -> Fix:
+    """R1: remove from the model first, drop in the next release (SQL written for ``vendor``)."""
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(op.field_name or column)
     old = op.old_field
@@ -416,33 +417,56 @@ def drop_column(op: OperationFacts, table: str, column: str) -> Fix:
         "),",
     ]
     column_type = old.db_type if old is not None and old.db_type else "text"
+    if vendor == engines.POSTGRESQL:
+        drop = f"ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(column)}"
+        add = f"ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(column)} {column_type} NULL"
+    else:
+        # DROP COLUMN IF EXISTS is PostgreSQL's (and MariaDB's, not MySQL's or SQLite's).
+        t, c = engines.quote(vendor, table), engines.quote(vendor, column)
+        drop = f"ALTER TABLE {t} DROP COLUMN {c}"
+        add = f"ALTER TABLE {t} ADD {'' if vendor == 'oracle' else 'COLUMN '}{c} {column_type} NULL"
     code = "\n\n".join(
         [
             migration("release N: remove the field from the model, keep the column", first),
             migration(
                 "release N+1, after every old pod is gone: drop the column",
-                [
-                    LOCK_TIMEOUT_ATOMIC,
-                    f"migrations.RunSQL({py(f'ALTER TABLE {q(table)} DROP COLUMN IF EXISTS {q(column)}')},",
-                    f"    reverse_sql={py(f'ALTER TABLE {q(table)} ADD COLUMN IF NOT EXISTS {q(column)} {column_type} NULL')}),",
-                ],
+                engines.with_lock_timeout(
+                    vendor,
+                    [
+                        f"migrations.RunSQL({py(drop)},",
+                        f"    reverse_sql={py(add)}),",
+                    ],
+                ),
                 phase="post-deploy",
             ),
         ]
     )
-    steps = tuple(
-        s
-        for s in (
-            "Release N: delete the field from the model and remove it from the state only "
-            "(SeparateDatabaseAndState); the column stays, so old pods keep working.",
-            "Make the column nullable in the same migration, so the new code's INSERTs that omit it succeed."
-            if first[0].startswith("migrations.AlterField")
-            else "",
-            "Release N+1, once no pod of the old release runs: drop the column with RunSQL and a short lock_timeout.",
+    steps = [
+        "Release N: delete the field from the model and remove it from the state only "
+        "(SeparateDatabaseAndState); the column stays, so old pods keep working.",
+        "Make the column nullable in the same migration, so the new code's INSERTs that omit it succeed."
+        if first[0].startswith("migrations.AlterField")
+        else "",
+        "Release N+1, once no pod of the old release runs: drop the column with RunSQL "
+        + (
+            "and a short lock_timeout."
+            if vendor == engines.POSTGRESQL
+            else f"{engines.lock_timeout_phrase(vendor)}."
+        ),
+    ]
+    if vendor == "sqlite":
+        steps.append(
+            "SQLite drops a column in place from version 3.35; it refuses one that is indexed, unique, "
+            "a foreign key or used by a view or constraint: drop those first."
         )
-        if s
+    elif vendor == "mysql":
+        steps.append(
+            "MySQL and MariaDB refuse to drop a column that a foreign key constraint uses: drop the "
+            "constraint first. The DDL commits on its own: the migration cannot roll it back."
+        )
+    return Fix(
+        "Drop the column in two releases: state first, database later", tuple(s for s in steps if s), code
     )
-    return Fix("Drop the column in two releases: state first, database later", steps, code)
 
 
 def _copy_in_batches(table: str, column: str, new_col: str, value: str) -> str:
@@ -484,7 +508,11 @@ def one_off_default(op: OperationFacts) -> tuple[str, bool] | None:
 
 
 def add_not_null_column(
-    op: OperationFacts, field: FieldFacts, django_version: tuple[int, int], table: str | None = None
+    op: OperationFacts,
+    field: FieldFacts,
+    django_version: tuple[int, int],
+    table: str | None = None,
+    vendor: str = engines.POSTGRESQL,
 ) -> Fix:
     """R4: keep the default in the database (db_default), or nullable first."""
     model = op.kwarg("model_name") or py(_model(op))
@@ -521,7 +549,12 @@ def add_not_null_column(
                     [
                         LOCK_TIMEOUT_ATOMIC,
                         f"migrations.AlterField(model_name={model}, name={name}, field={field.code}),",
-                    ],
+                    ]
+                    if vendor == engines.POSTGRESQL
+                    else engines.with_lock_timeout(
+                        vendor,
+                        [f"migrations.AlterField(model_name={model}, name={name}, field={field.code}),"],
+                    ),
                     phase="post-deploy",
                 )
             )
@@ -545,7 +578,10 @@ def add_not_null_column(
     nullable_steps = (
         "Add the column as null=True; deploy code that writes it.",
         f"Backfill existing rows with {value} in batches in an atomic = False migration.",
-        "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL).",
+        "Then make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL)."
+        if vendor == engines.POSTGRESQL
+        else "Then make it NOT NULL with AlterField(null=False) in a later release. (The set-not-null "
+        "recipe, CHECK NOT VALID then VALIDATE, is PostgreSQL's.)",
     )
     return Fix("Add the column nullable first, backfill, then NOT NULL", nullable_steps, code)
 

@@ -174,7 +174,7 @@ class AddNotNullColumnWithoutDbDefault(Rule):
             "know the column, fails with a not-null error until the last old pod is gone.",
             operation=op,
             table=table,
-            fix=recipes.add_not_null_column(op, field, ctx.target.django_version, table),
+            fix=recipes.add_not_null_column(op, field, ctx.target.django_version, table, ctx.target.vendor),
         )
 
 

@@ -81,7 +81,7 @@ class DropColumn(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=recipes.drop_column(op, table, column),
+                fix=recipes.drop_column(op, table, column, ctx.target.vendor),
             )
 
     def check_operation(self, op: OperationFacts, ctx: MigrationContext) -> Iterable[Hit]:
@@ -97,7 +97,7 @@ class DropColumn(Rule):
             "they are replaced, and the data cannot be restored by a rollback.",
             operation=op,
             table=table,
-            fix=recipes.drop_column(op, table, column),
+            fix=recipes.drop_column(op, table, column, ctx.target.vendor),
         )
 
 

@@ -90,7 +90,7 @@ class DropTable(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=compat.drop_table(op, table),
+                fix=compat.drop_table(op, table, ctx.target.vendor),
             )
 
     @staticmethod
@@ -111,5 +111,5 @@ class DropTable(Rule):
             "query it until they are replaced, and the data cannot be restored by a rollback.",
             operation=op,
             table=table,
-            fix=compat.drop_table(op, table),
+            fix=compat.drop_table(op, table, ctx.target.vendor),
         )

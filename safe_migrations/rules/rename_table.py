@@ -112,7 +112,15 @@ class RenameTable(Rule):
             statement=stmt,
             lock=Lock.ACCESS_EXCLUSIVE.label,
             table=old,
-            fix=compat.rename_table(op, old, new, through=through, through_columns=columns, others=others),
+            fix=compat.rename_table(
+                op,
+                old,
+                new,
+                through=through,
+                through_columns=columns,
+                others=others,
+                vendor=ctx.target.vendor,
+            ),
         )
 
     @staticmethod
@@ -137,5 +145,5 @@ class RenameTable(Rule):
             f"pods query {old} until they are replaced, the new code queries {new}.",
             operation=op,
             table=old,
-            fix=compat.rename_table(op, old, new),
+            fix=compat.rename_table(op, old, new, vendor=ctx.target.vendor),
         )
