@@ -7,6 +7,11 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 if command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; then
   start-stop-daemon --start --oknodo --quiet --background --exec /usr/sbin/mariadbd >/dev/null 2>&1 || true
+  # The MariaDB tests skip when no server answers: give a server just started time to listen.
+  for _ in $(seq 1 20); do
+    (exec 3<>/dev/tcp/127.0.0.1/3306) 2>/dev/null && break
+    sleep 1
+  done
 fi
 for _ in $(seq 1 30); do
   pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && exit 0

@@ -100,8 +100,8 @@ def test_one_off_default_fix_keeps_the_value_not_null(tmp_path):
     assert nulls == 0 and eu >= 3001  # the seeded rows and the old code's INSERT
     if django.VERSION >= (5, 0):
         assert "db_default='eu'" in code
-    else:
-        assert "update(region='eu')" in code
+    else:  # no db_default: Django's ADD COLUMN run alone keeps the DEFAULT, the state told apart
+        assert "SeparateDatabaseAndState" in code and 'ADD COLUMN "region"' in code
     assert "region=None" not in code
     columns = result["catalogue"]["tables"]["bg_book"]["columns"]
     assert columns["region"] == ["character varying(30)", True, None]  # NOT NULL, default gone at the end

@@ -513,8 +513,13 @@ def add_not_null_column(
     django_version: tuple[int, int],
     table: str | None = None,
     vendor: str = engines.POSTGRESQL,
+    add_sql: str | None = None,
 ) -> Fix:
-    """R4: keep the default in the database (db_default), or nullable first."""
+    """R4: keep the default in the database (db_default), or nullable first.
+
+    ``add_sql``: Django's own ``ALTER TABLE ... ADD COLUMN ... DEFAULT ... NOT NULL`` for the
+    field; before Django 5 (no db_default) it is run as is and the state told separately, so
+    the database keeps the DEFAULT that old code's INSERTs need."""
     model = op.kwarg("model_name") or py(_model(op))
     name = op.kwarg("name") or py(field.name)
     if field.default_callable and table is not None:
@@ -564,6 +569,8 @@ def add_not_null_column(
                 "the column."
             )
         return Fix("Use db_default so the database keeps the default", tuple(steps), "\n\n".join(parts))
+    if django_version < (5, 0) and constant and add_sql and table and vendor == engines.POSTGRESQL:
+        return _database_keeps_default(op, field, table, add_sql, one_off is not None)
     value = "None" if default is None else (default if constant else f"{default}()")
     nullable = field.with_kwargs(null="True", default=None) if one_off else field.with_kwargs(null="True")
     code = "\n\n".join(
@@ -584,6 +591,55 @@ def add_not_null_column(
         "recipe, CHECK NOT VALID then VALIDATE, is PostgreSQL's.)",
     )
     return Fix("Add the column nullable first, backfill, then NOT NULL", nullable_steps, code)
+
+
+def _database_keeps_default(
+    op: OperationFacts, field: FieldFacts, table: str, add_sql: str, one_off: bool
+) -> Fix:
+    """Django < 5: Django's ADD COLUMN ... DEFAULT ... NOT NULL without its DROP DEFAULT, the
+    state told through SeparateDatabaseAndState (the db_default recipe by hand)."""
+    model = op.kwarg("model_name") or py(_model(op))
+    name = op.kwarg("name") or py(field.name)
+    column = field.column or field.name
+    state_field = field.with_kwargs(default=None) if one_off else field.code
+    drop_column = f"ALTER TABLE {q(table)} DROP COLUMN {q(column)}"
+    parts = [
+        migration(
+            "release N: the column with its DEFAULT kept in the database (PostgreSQL 11+: no rewrite)",
+            [
+                LOCK_TIMEOUT_ATOMIC,
+                "migrations.SeparateDatabaseAndState(",
+                f"    database_operations=[migrations.RunSQL({py(add_sql.rstrip().rstrip(';'))}, {py(drop_column)})],",
+                f"    state_operations=[migrations.AddField(model_name={model}, name={name}, field={state_field})],",
+                "),",
+            ],
+        )
+    ]
+    steps = [
+        "Django before 5.0 has no db_default and drops the DEFAULT right after adding the column: "
+        "run its ADD COLUMN alone and tell the state with SeparateDatabaseAndState, so INSERTs from "
+        "old code that omit the column still get the default.",
+        "On PostgreSQL 11+ a constant DEFAULT is stored in the catalogue: no table rewrite.",
+    ]
+    if one_off:
+        drop_default = f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} DROP DEFAULT"
+        parts.append(
+            migration(
+                "release N+1, after every old pod is gone: the one-off default leaves the database",
+                [
+                    LOCK_TIMEOUT_ATOMIC,
+                    f"migrations.RunSQL({py(drop_default)}, migrations.RunSQL.noop),",
+                ],
+                phase="post-deploy",
+            )
+        )
+        steps.append(
+            "The default was a one-off value (preserve_default=False) for the existing rows: drop it "
+            "from the database in the next release, once no old pod inserts without the column."
+        )
+    return Fix(
+        "Keep the default in the database until the old code is gone", tuple(steps), "\n\n".join(parts)
+    )
 
 
 def runpython_reverse(op: OperationFacts) -> Fix:

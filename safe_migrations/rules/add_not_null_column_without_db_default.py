@@ -98,7 +98,13 @@ class AddNotNullColumnWithoutDbDefault(Rule):
                     f" On PostgreSQL {ctx.target.server_version} the DEFAULT also rewrites the whole table."
                 )
             field = op.new_field
-            fix = recipes.add_not_null_column(op, field, ctx.target.django_version, table) if field else None
+            fix = (
+                recipes.add_not_null_column(
+                    op, field, ctx.target.django_version, table, add_sql=stmt.sql if has_default else None
+                )
+                if field
+                else None
+            )
             yield Hit(message, statement=stmt, lock=Lock.ACCESS_EXCLUSIVE.label, table=table, fix=fix)
 
     @staticmethod

@@ -4,6 +4,7 @@ from django.db import migrations, models
 
 from tests.conftest import initial
 from tests.harness import run
+from tests.rules._fix_migrations import fix_migrations
 
 SELECT = ("SM205",)
 
@@ -18,7 +19,9 @@ def test_docs_example_default_is_dropped_by_django():
     if django.VERSION >= (5, 0):
         assert "db_default=0" in fix.code
     else:
-        assert "null=True" in fix.code
+        assert "SeparateDatabaseAndState" in fix.code and "DEFAULT 0 NOT NULL" in fix.code
+    fixed = run(initial(), *fix_migrations(fix.code), select=SELECT)
+    assert "SM205" not in fixed.codes(all_migrations=True)
 
 
 @pytest.mark.skipif(django.VERSION < (5, 0), reason="db_default arrived in Django 5.0")
