@@ -121,6 +121,17 @@ def open_connection(config: Config, pending: bool) -> tuple[Any, Target]:
     return connection, Target(connection.vendor, version, **common)
 
 
+def _server_version_label(connection: Any, target: Target) -> str:
+    """The major version PostgreSQL SQL is generated for; the live server's version elsewhere
+    (the rules read only PostgreSQL's)."""
+    if target.vendor == "postgresql":
+        return str(target.server_version)
+    try:
+        return ".".join(str(part) for part in connection.get_database_version())
+    except Exception:  # noqa: BLE001 - a backend without it: unknown rather than a wrong number
+        return ""
+
+
 def pending_keys(connection: Any) -> tuple[LoadedGraph, set[Key]]:
     """Load the graph against the live database, reading django_migrations.
 
@@ -266,7 +277,7 @@ def _lint(config: Config, request: Request) -> Run:
         errors=tuple(errors),
         target={
             "vendor": target.vendor,
-            "server_version": str(target.server_version),
+            "server_version": _server_version_label(connection, target),
             "mode": "pending"
             if request.pending
             else "offline"

@@ -753,3 +753,18 @@ def test_plan_and_fix_on_another_engine_are_refused_in_one_line(project):
         assert "Traceback" not in done.stderr
         assert "--plan and --fix write PostgreSQL sequences; the database 'default' is sqlite" in done.stderr
     assert not (project.root / "db.sqlite3").exists() or (project.root / "db.sqlite3").stat().st_size == 0
+
+
+def test_json_names_the_real_server_version_on_another_engine(project):
+    import sqlite3
+
+    settings = project.root / "proj_settings.py"
+    settings.write_text(
+        settings.read_text()
+        + 'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}\n'
+    )
+    done = project.run("--format", "json", "--fail-on", "never")
+    assert done.returncode == 0, done.stderr
+    target = json.loads(done.stdout)["target"]
+    assert target["vendor"] == "sqlite"
+    assert target["server_version"] == sqlite3.sqlite_version  # was "0"
