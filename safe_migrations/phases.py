@@ -296,6 +296,10 @@ def classify(
             f"its errors concern tables or columns the running release ({running.source if running else ''}) "
             "does not use",
         )
+    if migration.vendor != "postgresql":  # lock durations are judged on PostgreSQL only
+        return Classification(
+            Phase.PRE_DEPLOY, "the running code keeps working (locks are not judged on this engine)"
+        )
     return Classification(Phase.PRE_DEPLOY, "the running code keeps working and every lock is brief")
 
 

@@ -283,3 +283,14 @@ def test_text_output_counts_phases(tmp_path):
     project = make_project(tmp_path)
     done = project.run("--no-color")
     assert "phases: 2 pre-deploy, 1 must-split (--plan shows the safe sequence)" in done.stdout
+
+
+def test_pre_deploy_on_another_engine_does_not_claim_brief_locks():
+    step = [migrations.AddField("customer", "nickname", models.CharField(max_length=20, null=True))]
+    for database, reason in (("default", "every lock is brief"), ("sqlite", "locks are not judged")):
+        result = run(initial(), step, database=database, select=("SM201",))
+        migration = result.collected[-1]
+        found = [f for f in result.findings if f.location.migration == migration.name]
+        classification = classify(migration, found)
+        assert classification.phase == Phase.PRE_DEPLOY
+        assert reason in classification.reason
