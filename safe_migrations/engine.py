@@ -440,7 +440,7 @@ def collect(
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
         collector = MigrationCollector(connection, config.root)
-        conflicted = {e.app_label for e in loaded.errors if e.message.startswith("conflicting migrations")}
+        conflicted = set(loaded.loader.detect_conflicts())  # apps with several leaf nodes
         # The offline catalogue parses every statement as it is generated.
         with _trusted_parsing(target):
             for item in walk(
@@ -453,15 +453,11 @@ def collect(
                 replay=_cached_history(cache, plan, digests, hits),
             ):
                 if item.error is not None:
+                    error = item.error
                     if item.key[0] in conflicted:  # a branch walked after the other one
-                        item_error = replace(
-                            item.error,
-                            message=item.error.message
-                            + " (the app has conflicting leaf nodes: its branches were walked one after the other)",
-                        )
-                        errors.append(item_error)
-                    else:
-                        errors.append(item.error)
+                        note = " (the app has conflicting leaf nodes: its branches were walked one after the other)"
+                        error = replace(error, message=error.message + note)
+                    errors.append(error)
                 elif item.collected is not None:
                     fresh[item.key] = item.collected
                     if cache is not None:

@@ -124,7 +124,7 @@ class TolerantLoader(MigrationLoader):
         broken: dict[Key, str] = {}
         for key, migration in self.disk_migrations.items():
             if isinstance(migration, _BrokenMigration):
-                broken[key] = migration.safe_migrations_broken
+                broken[key] = f"cannot import migration: {migration.safe_migrations_broken}"
         for cycle in self.cycles:
             if len(cycle) == 1:
                 what = f"{cycle[0][0]}.{cycle[0][1]} depends on itself"
@@ -133,8 +133,7 @@ class TolerantLoader(MigrationLoader):
             for key in cycle:
                 broken.setdefault(key, f"circular dependency: {what}")
         for key, message in broken.items():
-            prefix = "" if message.startswith("circular dependency") else "cannot import migration: "
-            self.load_errors.append(LoadError(prefix + message, key[0], key[1], self._file_of(key)))
+            self.load_errors.append(LoadError(message, key[0], key[1], self._file_of(key)))
         self._prune(set(broken))
 
     def _file_of(self, key: Key) -> str | None:

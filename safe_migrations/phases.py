@@ -63,14 +63,6 @@ def _state_tables(state: Any) -> dict[str, frozenset[str]]:
     return {table: frozenset(columns) for table, columns in _state_columns_null(state).items()}
 
 
-def _state_not_null(state: Any) -> dict[str, frozenset[str]]:
-    """Concrete tables of a ProjectState with their NOT NULL columns."""
-    return {
-        table: frozenset(c for c, null in columns.items() if not null)
-        for table, columns in _state_columns_null(state).items()
-    }
-
-
 def _state_columns_null(state: Any) -> dict[str, dict[str, bool]]:
     """Concrete tables of a ProjectState: column -> null=True (no rendering)."""
     from django.db.backends.utils import truncate_name
@@ -115,8 +107,11 @@ def running_release(
         for key in plan:
             if key in present:
                 state = loaded.graph.nodes[key].mutate_state(state, preserve=False)
-        running = _state_tables(state)
-        not_null = _state_not_null(state)
+        columns = _state_columns_null(state)  # once: the tables and their NOT NULL columns
+        running = {table: frozenset(names) for table, names in columns.items()}
+        not_null = {
+            table: frozenset(c for c, null in names.items() if not null) for table, names in columns.items()
+        }
         for key in plan:
             if key not in present:
                 state = loaded.graph.nodes[key].mutate_state(state, preserve=False)

@@ -53,7 +53,8 @@ def build(
     """The plan for ``labels`` (or every own app), as of ``now``.
 
     ``loaded`` is the offline graph: every squash stands in for what it replaces, as on a fresh
-    install. Apps in ``exclude`` (some of their migrations cannot be loaded) are left out. ``applied`` (from django_migrations on ``database``) decides whether cleanups are due.
+    install. Apps in ``exclude`` (some of their migrations cannot be loaded) are left out.
+    ``applied`` (from django_migrations on ``database``) decides whether cleanups are due.
     """
     selected = [
         label for label in planned_apps(loaded, labels, config.include_third_party) if label not in exclude

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connections
 
 from safe_migrations import baseline, conf, reporters
 from safe_migrations.docs import explain
@@ -137,7 +138,6 @@ class Command(BaseCommand):
     def _warn_unsupported_version(self, config: conf.Config) -> None:
         """--pg-version older than the installed Django supports: say so, lint anyway."""
         import django
-        from django.db import connections
 
         if config.pg_version is None:
             return
@@ -167,8 +167,6 @@ class Command(BaseCommand):
 
         if options["dry_run"] and not options["fix"]:
             raise CommandError("--dry-run goes with --fix", returncode=EXIT_USAGE)
-        from django.db import connections
-
         vendor = connections[config.database].vendor
         if vendor != "postgresql":
             raise CommandError(
@@ -265,8 +263,6 @@ class Command(BaseCommand):
             self.stderr.write(f"wrote {count} finding(s) to {options['write_baseline']}")
         if options["format"] == "sql":
             # Printing SQL is sqlmigrate's job: findings do not change the exit code here.
-            from django.db import connections
-
             # sqlmigrate wraps a migration in BEGIN/COMMIT only where DDL can be rolled back.
             rollback = bool(getattr(connections[config.database].features, "can_rollback_ddl", True))
             self.stdout.write(sql_reporter.render(run.collected, can_rollback_ddl=rollback), ending="")
