@@ -741,12 +741,17 @@ def test_an_error_on_a_conflicting_branch_says_why(project):
     assert "its branches were walked one after the other" in done.stdout
 
 
-def test_plan_and_fix_on_another_engine_are_refused_in_one_line(project):
+def _use_sqlite(project):
+    """The project's default database becomes a SQLite file (another engine than PostgreSQL)."""
     settings = project.root / "proj_settings.py"
     settings.write_text(
         settings.read_text()
         + 'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}\n'
     )
+
+
+def test_plan_and_fix_on_another_engine_are_refused_in_one_line(project):
+    _use_sqlite(project)
     for option in ("--plan", "--fix"):
         done = project.run(option)
         assert done.returncode == 2, done.stdout + done.stderr
@@ -758,11 +763,7 @@ def test_plan_and_fix_on_another_engine_are_refused_in_one_line(project):
 def test_json_names_the_real_server_version_on_another_engine(project):
     import sqlite3
 
-    settings = project.root / "proj_settings.py"
-    settings.write_text(
-        settings.read_text()
-        + 'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}}\n'
-    )
+    _use_sqlite(project)
     done = project.run("--format", "json", "--fail-on", "never")
     assert done.returncode == 0, done.stderr
     target = json.loads(done.stdout)["target"]
