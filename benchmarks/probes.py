@@ -10,6 +10,14 @@ Modes:
   statewalk   MigrationLoader(None, ignore_no_migrations=True) + loader.project_state():
               load every migration module, build the graph, apply every
               migration's state_forwards once.
+  render      the state walk, plus one model class per operation: after each operation's
+              state_forwards, the model it names is rendered alone with only its
+              primary key (a ProjectState of one tiny model, ``.apps``).  Django's
+              schema editor takes model classes, and an operation's SQL needs at
+              least the model it changes, with more fields than that (most need the
+              state before and after, two classes): so this is a lower bound on what
+              any tool pays that gets its SQL from Django's schema editor, before it
+              generates, parses or checks a single statement.  "classes" counts them.
   collectsql  MigrationExecutor(connection) and Django's collect_sql loop (the
               loader's collect_sql since Django 3.2) over the full forwards
               plan from an empty database: Django's own SQL generation, done once
@@ -53,6 +61,53 @@ def collect_sql_tolerant(connection, loader, plan):
     return statements, failed
 
 
+def render_floor() -> tuple[int, int]:
+    """The state walk of ``loader.project_state()`` plus one tiny model class per operation."""
+    from django.db import models
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ModelState, ProjectState
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    graph = loader.graph
+    plan = graph.forwards_plan_all() if hasattr(graph, "forwards_plan_all") else None
+    if plan is None:
+        plan = []
+        seen: set = set()
+        for leaf in graph.leaf_nodes():
+            for key in graph.forwards_plan(leaf):
+                if key not in seen:
+                    seen.add(key)
+                    plan.append(key)
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    classes = 0
+    for key in plan:
+        migration = graph.nodes[key]
+        for operation in migration.operations:
+            operation.state_forwards(migration.app_label, state)
+            name = getattr(operation, "model_name_lower", None) or getattr(operation, "name_lower", None)
+            model_state = state.models.get((migration.app_label, name))
+            if model_state is None:
+                continue
+            pk = models.AutoField(primary_key=True)
+            for field in model_state.fields.values():
+                if getattr(field, "primary_key", False) and not field.is_relation:
+                    pk = field.clone()
+            tiny = ModelState(
+                model_state.app_label,
+                model_state.name,
+                [("id", pk)],
+                {"db_table": model_state.options.get("db_table")}
+                if model_state.options.get("db_table")
+                else {},
+                (models.Model,),
+            )
+            alone = ProjectState()
+            alone.add_model(tiny)
+            alone.apps  # noqa: B018 - rendering is the measured work
+            classes += 1
+    return len(plan), classes
+
+
 def main(mode: str) -> int:
     t0 = time.perf_counter()
     import django
@@ -72,6 +127,12 @@ def main(mode: str) -> int:
         out["inner_s"] = round(time.perf_counter() - t1, 4)
         out["migrations"] = len(loader.graph.nodes)
         out["models"] = len(state.models)
+    elif mode == "render":
+        t1 = time.perf_counter()
+        migrations, classes = render_floor()
+        out["inner_s"] = round(time.perf_counter() - t1, 4)
+        out["migrations"] = migrations
+        out["classes"] = classes
     elif mode == "collectsql":
         from django.db import connection
         from django.db.migrations.executor import MigrationExecutor

@@ -48,6 +48,7 @@ SETUP_RUNS = 3  # django.setup() baseline runs per repetition
 LABELS = {
     "setup": "django.setup() alone (baseline)",
     "statewalk": "floor: load graph + state walk",
+    "render": "floor: state walk + 1 tiny model class per operation",
     "collectsql": "floor: Django collect_sql, one pass",
     "ours:cold": "ours: cold (empty cache)",
     "ours:warm": "ours: warm (cache kept)",
@@ -374,6 +375,7 @@ class Runner:
                 self.probe(proj, "setup", "ours" if run_ours else "plain", rep)
             if "floors" in tools:
                 self.probe(proj, "statewalk", "plain", rep)
+                self.probe(proj, "render", "plain", rep)
                 s = self.probe(proj, "collectsql", "plain", rep)
                 failed = s.info.get("failed") or []
                 if failed and rep == 0:
@@ -526,6 +528,8 @@ class Runner:
             info = samples[0].info
             if key == "statewalk" and info:
                 note = f"{info.get('migrations')} migrations, inner {info.get('inner_s')} s"
+            elif key == "render" and info:
+                note = f"{info.get('classes')} classes, inner {info.get('inner_s')} s"
             elif key == "collectsql" and info:
                 note = f"{info.get('statements')} statements, inner {info.get('inner_s')} s" + (
                     f", {len(info.get('failed', []))} failed" if info.get("failed") else ""
@@ -563,6 +567,11 @@ class Runner:
         if cold:
             if sw:
                 out.append(f"ours cold / state-walk floor = {cold / sw:.2f}x")
+                if g("render"):
+                    out.append(
+                        f"render floor / state-walk floor = {g('render') / sw:.2f}x (model classes "
+                        "alone, before any SQL is generated, parsed or checked)"
+                    )
             if cs:
                 out.append(f"ours cold / collect_sql floor = {cold / cs:.2f}x")
             for peer, t in (("django-migration-linter", dml), ("django-safe-migrations", dsm)):
@@ -572,7 +581,9 @@ class Runner:
             if warm:
                 out.append(f"ours warm / ours cold = {warm / cold:.0%}")
             if g("ours:replay"):
-                out.append(f"ours warm (python -m safe_migrations) / ours cold = {g('ours:replay') / cold:.0%}")
+                out.append(
+                    f"ours warm (python -m safe_migrations) / ours cold = {g('ours:replay') / cold:.0%}"
+                )
         for peer, k in (("django-migration-linter", "dml:warm"), ("django-safe-migrations", "dsm:warm")):
             if g(k) and warm:
                 out.append(f"{peer} warm / ours warm = {g(k) / warm:.1f}x")
