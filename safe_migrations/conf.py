@@ -124,6 +124,7 @@ class Config:
     gate_statement_timeout_ms: int = 5_000
     gate_lock_timeout_ms: int = 1_000
     size_thresholds: SizeThresholds = field(default_factory=SizeThresholds)
+    parallel: bool = True  # analyse in a second process on a machine with two CPUs (parallel.py)
 
     def rule_enabled(self, code: str, name: str) -> bool:
         def matches(patterns: tuple[str, ...]) -> bool:
@@ -142,6 +143,7 @@ KNOWN_KEYS = frozenset(
         "SELECT",
         "IGNORE",
         "INCLUDE_THIRD_PARTY",
+        "PARALLEL",
         "LOCK_TIMEOUT",
         "STATEMENT_TIMEOUT",
         "CACHE_DIR",
@@ -301,6 +303,11 @@ def load(options: dict[str, Any] | None = None) -> Config:
         if not isinstance(value, bool):
             raise ConfigError(f"{origin('INCLUDE_THIRD_PARTY')} must be True or False, not {value!r}")
         config = replace(config, include_third_party=value)
+    if "PARALLEL" in merged:
+        value = merged["PARALLEL"]
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin('PARALLEL')} must be True or False, not {value!r}")
+        config = replace(config, parallel=value)
     timeouts: dict[str, str | None] = {}
     for key in ("LOCK_TIMEOUT", "STATEMENT_TIMEOUT"):
         value = merged.get(key)

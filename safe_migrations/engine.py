@@ -7,7 +7,7 @@ import gc
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.exceptions import InconsistentMigrationHistory
 from django.db.utils import ConnectionDoesNotExist
 
-from . import offline, phases
+from . import offline, parallel, phases
 from .cache import Cache, chain_keys, inputs_digest
 from .conf import Config, ConfigError
 from .context import MigrationContext, Target
@@ -237,25 +237,59 @@ def _lint(config: Config, request: Request) -> Run:
             inputs=inputs,
             root=config.root,
         )
-    collected = collect(config, loaded, plan, set(selection.keys), connection, target, errors, cache, digests)
-    rules: list[Rule] | None = None  # imported on the first cache miss only
     signature = _analysis_signature(config, target)
+    stored: dict[Key, tuple[list[Finding], MigrationResult]] = {}
+    rules: list[Rule] = []  # imported on the first cache miss only
+
+    def analysis_key(key: Key) -> str | None:
+        digest = digests.get(key)
+        return f"{digest}:{signature}" if digest else None
+
+    def analyse_one(migration: CollectedMigration, from_cache: bool) -> tuple[list[Finding], MigrationResult]:
+        if not rules:
+            rules.extend(enabled_rules(config))
+        return analyse(migration, target, rules, config, cached=from_cache)
+
+    def on_collected(migration: CollectedMigration, from_cache: bool) -> None:
+        """Called as soon as a migration's SQL is known: its analysis can start."""
+        akey = analysis_key(migration.key)
+        found = cache.get_analysis(akey) if cache is not None and akey else None
+        if found is not None:
+            stored[migration.key] = found
+        else:
+            analyses.submit(migration, from_cache)
+
+    expected = len(selection.keys)
+    if cache is not None:
+        expected -= sum(1 for key in selection.keys if cache.get(digests.get(key, "")) is not None)
+    if parallel.worth_a_worker(expected, config.parallel):
+        rules.extend(enabled_rules(config))  # imported once, before the worker forks
     findings: list[Finding] = []
     results: list[MigrationResult] = []
-    for migration, from_cache in collected:
-        key = digests.get(migration.key)
-        analysis_key = f"{key}:{signature}" if key else None
-        stored = cache.get_analysis(analysis_key) if cache is not None and analysis_key else None
-        if stored is None:
-            rules = rules if rules is not None else enabled_rules(config)
-            found, result = analyse(migration, target, rules, config, cached=from_cache)
-            if cache is not None and analysis_key:
-                cache.put_analysis(analysis_key, (found, result))
-        else:
-            found, result = stored
-            result = replace(result, cached=True)
-        findings.extend(found)
-        results.append(result)
+    with parallel.Analyses(analyse_one, expected, config.parallel) as analyses:
+        collected = collect(
+            config,
+            loaded,
+            plan,
+            set(selection.keys),
+            connection,
+            target,
+            errors,
+            cache,
+            digests,
+            on_collected,
+        )
+        for migration, from_cache in collected:
+            if migration.key in stored:
+                found, result = stored[migration.key]
+                result = replace(result, cached=True)
+            else:
+                found, result = analyses.result(migration, from_cache)
+                akey = analysis_key(migration.key)
+                if cache is not None and akey:
+                    cache.put_analysis(akey, (found, result))
+            findings.extend(found)
+            results.append(result)
     if cache is not None and _changed_since(started, hashed):
         cache = None  # a file the keys hashed was edited during the run: keep nothing from it
     warnings: list[str] = list(loaded.warnings)
@@ -427,8 +461,14 @@ def collect(
     errors: list[LoadError],
     cache: Cache | None = None,
     digests: dict[Key, str] | None = None,
+    on_collected: Callable[[CollectedMigration, bool], None] | None = None,
 ) -> list[tuple[CollectedMigration, bool]]:
-    """Collected migrations in plan order, from the cache where possible."""
+    """Collected migrations in plan order, from the cache where possible.
+
+    ``on_collected`` is called with each one (and whether it came from the cache) as
+    soon as it is known: the cached ones first, then each fresh one as the walk
+    collects it.
+    """
     digests = digests or {}
     hits: dict[Key, CollectedMigration] = {}
     if cache is not None:
@@ -436,6 +476,10 @@ def collect(
             found = cache.get(digests[key])
             if found is not None:
                 hits[key] = found
+    if on_collected is not None:
+        for key in plan:
+            if key in hits:
+                on_collected(hits[key], True)
     misses = selected - set(hits)
     fresh: dict[Key, CollectedMigration] = {}
     if misses:
@@ -460,6 +504,8 @@ def collect(
                     errors.append(error)
                 elif item.collected is not None:
                     fresh[item.key] = item.collected
+                    if on_collected is not None:
+                        on_collected(item.collected, False)
                     if cache is not None:
                         cache.put(digests[item.key], item.collected)
     out = []

@@ -100,3 +100,26 @@ def everything_read() -> set[str]:
     for reads in _ACTIVE:
         found.update(reads.files)
     return found
+
+
+def active() -> list[Reads]:
+    """The collectors switched on now (a worker process forked now inherits copies of them)."""
+    return list(_ACTIVE)
+
+
+def seen_since(
+    collectors: list[Reads], known: list[tuple[set[str], set[str]]]
+) -> list[tuple[dict[str, Any], set[str]]]:
+    """Per collector, the files and directories it saw beyond ``known`` (its earlier sets)."""
+    out = []
+    for reads, (files, dirs) in zip(collectors, known, strict=True):
+        out.append(({k: v for k, v in reads.files.items() if k not in files}, reads.dirs - dirs))
+    return out
+
+
+def merge(collectors: list[Reads], seen: list[tuple[dict[str, Any], set[str]]]) -> None:
+    """Add what a worker process's copies of ``collectors`` saw to the collectors themselves."""
+    for reads, (files, dirs) in zip(collectors, seen, strict=True):
+        for name, state in files.items():
+            reads.files.setdefault(name, state)
+        reads.dirs.update(dirs)

@@ -40,6 +40,7 @@ def test_a_string_is_one_rule_or_a_comma_separated_list(project, settings):
         ({"FAIL_ON": "sometimes"}, "SAFE_MIGRATIONS['FAIL_ON']: expected error, warning, info or never"),
         ({"FAIL_ON": 1}, "SAFE_MIGRATIONS['FAIL_ON'] must be error, warning, info or never"),
         ({"INCLUDE_THIRD_PARTY": "false"}, "SAFE_MIGRATIONS['INCLUDE_THIRD_PARTY'] must be True or False"),
+        ({"PARALLEL": 0}, "SAFE_MIGRATIONS['PARALLEL'] must be True or False"),
         ({"LOCK_TIMEOUT": "banana"}, "SAFE_MIGRATIONS['LOCK_TIMEOUT'] must be a duration"),
         ({"STATEMENT_TIMEOUT": ["2s"]}, "SAFE_MIGRATIONS['STATEMENT_TIMEOUT'] must be a duration"),
         (
@@ -68,7 +69,9 @@ def test_good_settings_are_read(project, settings):
         LOCK_TIMEOUT="2s",
         STATEMENT_TIMEOUT=60000,
         CACHE_DIR=None,
+        PARALLEL=False,
     )
+    assert not config.parallel
     assert config.pg_version == 16
     assert config.fail_on is not None and config.fail_on.label == "warning"
     assert config.select == ("SM1", "drop-column")
