@@ -14,10 +14,11 @@ import re
 import sys
 from pathlib import Path
 
-from . import replay
+from . import reads, replay
 
 PROG = "python -m safe_migrations"
 EXIT_USAGE = 2
+MANAGE_PY: list[str] = []  # the manage.py the settings module was looked up in
 _SETTINGS_IN_MANAGE_PY = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)['"]""")
 
 
@@ -33,8 +34,13 @@ def _settings_module(argv: list[str]) -> str | None:
         os.environ["DJANGO_SETTINGS_MODULE"] = known.settings
     if os.environ.get("DJANGO_SETTINGS_MODULE"):
         return os.environ["DJANGO_SETTINGS_MODULE"]
+    MANAGE_PY.append(os.path.abspath("manage.py"))
     try:
-        found = _SETTINGS_IN_MANAGE_PY.search(Path("manage.py").read_text(encoding="utf-8"))
+        # Not through the file collectors: manage.py is the entry script, not an input of
+        # the migrations' SQL (a manage.py run does not count it either, so the two share the
+        # cache); the replay record tracks it as an extra file.
+        with reads.unwatched():
+            found = _SETTINGS_IN_MANAGE_PY.search(Path("manage.py").read_text(encoding="utf-8"))
     except OSError:
         return None
     if found:
@@ -148,7 +154,11 @@ def _main(argv: list[str] | None) -> int:
         root = conf.project_root()
         try:
             record = recorder.record(
-                out.text(), err.text(), code, extra_files=conf.pyproject_candidates(root), skip=cache_dir
+                out.text(),
+                err.text(),
+                code,
+                extra_files=[*conf.pyproject_candidates(root), *map(Path, MANAGE_PY)],
+                skip=cache_dir,
             )
             if record is not None:
                 replay.save(cache_dir, run_key, record)

@@ -89,6 +89,15 @@ def _tracked(path: str) -> bool:
     return not path.startswith(_stdlib()) or _installed(path)
 
 
+_METADATA = (f".dist-info{os.sep}", f".egg-info{os.sep}")
+
+
+def _metadata(path: str) -> bool:
+    """An installed package's metadata (read by ``importlib.metadata`` version checks, under
+    python -m before the command starts): the package's modules are what count."""
+    return any(part in path for part in _METADATA)
+
+
 def _first_party(path: str) -> bool:
     """The project's own code: tracked, and not an installed package."""
     return _tracked(path) and not _installed(path)
@@ -134,16 +143,18 @@ def inputs_digest(loaded: Any, *, exclude: Path | None = None) -> tuple[str, set
     paths = {
         p
         for p in loaded.read | reads.everything_read()
-        if not (skipped and p.startswith(skipped)) and reads.PYCACHE not in p
+        if not (skipped and p.startswith(skipped)) and reads.PYCACHE not in p and not _metadata(p)
     }
     paths |= {reads.source_of(p) for p in loaded.read if reads.is_byte_code(p)}
     for name in names - modules:
         path = getattr(sys.modules.get(name), "__file__", None)
         if isinstance(path, str):
             paths.add(path)
-    for module in list(sys.modules.values()):
+    for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if isinstance(path, str) and _first_party(path):
+        # __main__ is the entry script (manage.py, or this tool under python -m): no
+        # migration can import it, and counting it would keep the two from sharing a cache.
+        if name != "__main__" and isinstance(path, str) and _first_party(path):
             paths.add(path)
     h = hashlib.sha256(settings_digest().encode())
     hashed = set()

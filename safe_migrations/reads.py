@@ -8,9 +8,11 @@ safe_migrations`` uses it to know everything a whole run depended on.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
+from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
@@ -123,3 +125,14 @@ def merge(collectors: list[Reads], seen: list[tuple[dict[str, Any], set[str]]]) 
         for name, state in files.items():
             reads.files.setdefault(name, state)
         reads.dirs.update(dirs)
+
+
+@contextlib.contextmanager
+def unwatched() -> Iterator[None]:
+    """Files opened here are seen by no collector: the caller accounts for them itself."""
+    saved = list(_ACTIVE)
+    _ACTIVE.clear()
+    try:
+        yield
+    finally:
+        _ACTIVE[:] = saved

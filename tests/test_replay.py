@@ -277,3 +277,66 @@ def test_interpreter_options_are_part_of_the_key(project: Project, probe: Probe)
         timeout=300,
     )
     assert probe.started()
+
+
+COLLECTED_PROBE = """
+import os
+
+from django.db import migrations
+
+
+class Logged(migrations.RunSQL):
+    # Its SQL is generated only when the migration is not answered from the cache.
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        with open(os.environ["COLLECTED_LOG"], "a") as log:
+            log.write("collected\\n")
+        super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [Logged("SELECT 1", migrations.RunSQL.noop)]
+"""
+
+MANAGE_PY = """
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "proj_settings")
+from django.core.management import execute_from_command_line
+
+execute_from_command_line(sys.argv)
+"""
+
+
+@pytest.mark.parametrize("first", ["manage.py", "python -m"])
+def test_manage_py_and_python_m_share_the_cache(project: Project, tmp_path: Path, first: str) -> None:
+    # The entry script (manage.py is the project's own code) and package metadata read
+    # before the command starts under python -m are not inputs of the migrations' SQL.
+    project.write("0004_logged", COLLECTED_PROBE)
+    (project.root / "manage.py").write_text(MANAGE_PY)
+    log = tmp_path / "collected.log"
+    env = {"COLLECTED_LOG": str(log), "STARTED_LOG": str(tmp_path / "started.log")}
+
+    def manage_py() -> subprocess.CompletedProcess[str]:
+        environ = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]), **env}
+        environ.pop("DJANGO_SETTINGS_MODULE", None)
+        return subprocess.run(
+            [sys.executable, "manage.py", "lintmigrations", "--no-color"],
+            cwd=project.root,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    runs = [manage_py, lambda: run(project, "--no-color", env=env, settings=None)]
+    if first == "python -m":
+        runs.reverse()
+    done = runs[0]()
+    assert done.returncode == 1 and "SM205" in done.stdout, done.stderr[-2000:]
+    assert log.read_text().count("collected") == 1
+    again = runs[1]()
+    assert again.returncode == 1, again.stderr[-2000:]
+    assert again.stdout == done.stdout
+    assert log.read_text().count("collected") == 1  # answered from the cache the other one filled
