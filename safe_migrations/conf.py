@@ -54,30 +54,31 @@ class SizeThresholds:
     rules: tuple[str, ...] = SIZE_SCALED_RULES
 
 
-def _parse_size_thresholds(raw: Any) -> SizeThresholds:
+def _parse_size_thresholds(raw: Any, where: str = "SIZE_THRESHOLDS") -> SizeThresholds:
+    """``where`` names the setting in errors (the settings key or the pyproject key)."""
     if not isinstance(raw, dict):
-        raise ConfigError("SIZE_THRESHOLDS must be a mapping (SMALL_ROWS, LARGE_ROWS, RULES)")
+        raise ConfigError(f"{where} must be a mapping (SMALL_ROWS, LARGE_ROWS, RULES)")
     values = {str(k).upper().replace("-", "_"): v for k, v in raw.items()}
     unknown = sorted(set(values) - {"SMALL_ROWS", "LARGE_ROWS", "RULES"})
     if unknown:
-        raise ConfigError(f"SIZE_THRESHOLDS: unknown key(s) {', '.join(unknown)}")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     counts = {}
     for key in ("SMALL_ROWS", "LARGE_ROWS"):
         if key in values:
             value = values[key]
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"SIZE_THRESHOLDS[{key!r}] must be a row count (an integer >= 0)")
+                raise ConfigError(f"{where}[{key!r}] must be a row count (an integer >= 0)")
             counts[key] = value
     out = SizeThresholds(
         small_rows=counts.get("SMALL_ROWS", SizeThresholds.small_rows),
         large_rows=counts.get("LARGE_ROWS", SizeThresholds.large_rows),
     )
     if out.small_rows > out.large_rows:
-        raise ConfigError("SIZE_THRESHOLDS: SMALL_ROWS must not exceed LARGE_ROWS")
+        raise ConfigError(f"{where}: SMALL_ROWS must not exceed LARGE_ROWS")
     if "RULES" in values:
         rules = values["RULES"]
         if isinstance(rules, str) or not isinstance(rules, (list, tuple, set, frozenset)):
-            raise ConfigError("SIZE_THRESHOLDS['RULES'] must be a list of rule codes")
+            raise ConfigError(f"{where}['RULES'] must be a list of rule codes")
         out = replace(out, rules=tuple(str(r).upper() for r in rules))
     return out
 
@@ -322,12 +323,15 @@ def load(options: dict[str, Any] | None = None) -> Config:
         sources = [from_pyproject.get("SQUASH"), from_settings.get("SQUASH")]
         config = replace(config, squash=_parse_squash([raw for raw in sources if raw is not None]))
     if "SIZE_THRESHOLDS" in merged:
-        config = replace(config, size_thresholds=_parse_size_thresholds(merged["SIZE_THRESHOLDS"]))
+        config = replace(
+            config,
+            size_thresholds=_parse_size_thresholds(merged["SIZE_THRESHOLDS"], origin("SIZE_THRESHOLDS")),
+        )
     if "GATE_STATEMENT_TIMEOUT" in merged:
-        ms = parse_duration_ms(merged["GATE_STATEMENT_TIMEOUT"], "GATE_STATEMENT_TIMEOUT")
+        ms = parse_duration_ms(merged["GATE_STATEMENT_TIMEOUT"], origin("GATE_STATEMENT_TIMEOUT"))
         config = replace(config, gate_statement_timeout_ms=ms)
     if "GATE_LOCK_TIMEOUT" in merged:
-        ms = parse_duration_ms(merged["GATE_LOCK_TIMEOUT"], "GATE_LOCK_TIMEOUT")
+        ms = parse_duration_ms(merged["GATE_LOCK_TIMEOUT"], origin("GATE_LOCK_TIMEOUT"))
         config = replace(config, gate_lock_timeout_ms=ms)
     cache_setting = merged.get("CACHE_DIR", DEFAULT_CACHE_DIR)
     if cache_setting not in (None, False) and not isinstance(cache_setting, (str, os.PathLike)):

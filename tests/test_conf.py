@@ -41,6 +41,8 @@ def test_a_string_is_one_rule_or_a_comma_separated_list(project, settings):
         ({"FAIL_ON": 1}, "SAFE_MIGRATIONS['FAIL_ON'] must be error, warning, info or never"),
         ({"INCLUDE_THIRD_PARTY": "false"}, "SAFE_MIGRATIONS['INCLUDE_THIRD_PARTY'] must be True or False"),
         ({"PARALLEL": 0}, "SAFE_MIGRATIONS['PARALLEL'] must be True or False"),
+        ({"GATE_LOCK_TIMEOUT": "soon"}, "SAFE_MIGRATIONS['GATE_LOCK_TIMEOUT'] must be a duration"),
+        ({"GATE_STATEMENT_TIMEOUT": True}, "SAFE_MIGRATIONS['GATE_STATEMENT_TIMEOUT'] must be a duration"),
         ({"LOCK_TIMEOUT": "banana"}, "SAFE_MIGRATIONS['LOCK_TIMEOUT'] must be a duration"),
         ({"STATEMENT_TIMEOUT": ["2s"]}, "SAFE_MIGRATIONS['STATEMENT_TIMEOUT'] must be a duration"),
         (
@@ -108,6 +110,15 @@ def test_bad_options_are_errors(project, settings, options, message):
             "[tool.safe_migrations] postgres-version must be",
         ),
         ('[tool.safe_migrations]\nfail-on = "maybe"\n', "[tool.safe_migrations] fail-on: expected error"),
+        (
+            '[tool.safe_migrations]\ngate-lock-timeout = "soon"\n',
+            "[tool.safe_migrations] gate-lock-timeout must be",
+        ),
+        (
+            "[tool.safe_migrations.size-thresholds]\nsmall-rows = -1\n",
+            "[tool.safe_migrations] size-thresholds['SMALL_ROWS'] must be a row count",
+        ),
+        ("[tool.safe_migrations]\nparallel = 1\n", "[tool.safe_migrations] parallel must be True or False"),
     ],
 )
 def test_bad_pyproject_values_name_the_pyproject_key(project, settings, toml, message):

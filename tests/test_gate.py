@@ -218,10 +218,10 @@ def test_a_table_created_by_a_pending_migration_has_no_size(tmp_path):
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
-        ('{"SMALL_ROWS": -1}', "SIZE_THRESHOLDS['SMALL_ROWS'] must be a row count"),
+        ('{"SMALL_ROWS": -1}', "SAFE_MIGRATIONS['SIZE_THRESHOLDS']['SMALL_ROWS'] must be a row count"),
         ('{"SMALL_ROWS": 10, "LARGE_ROWS": 5}', "SMALL_ROWS must not exceed LARGE_ROWS"),
-        ('{"HUGE": 1}', "SIZE_THRESHOLDS: unknown key(s) HUGE"),
-        ('"big"', "SIZE_THRESHOLDS must be a mapping"),
+        ('{"HUGE": 1}', "SAFE_MIGRATIONS['SIZE_THRESHOLDS']: unknown key(s) HUGE"),
+        ('"big"', "SAFE_MIGRATIONS['SIZE_THRESHOLDS'] must be a mapping"),
     ],
 )
 def test_bad_size_thresholds_are_a_usage_error(tmp_path, setting, message):
