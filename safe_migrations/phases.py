@@ -242,6 +242,15 @@ def expand_steps(statements: Iterable[Statement], created: set[str]) -> list[str
     return found
 
 
+def _may_add_check(sql: str, kind: str) -> bool:
+    upper = sql.upper()
+    if "CHECK" not in upper:
+        return False
+    if kind == "RunSQL":
+        return True
+    return upper.startswith("ALTER TABLE") and "ADD CONSTRAINT" in upper
+
+
 @dataclass(frozen=True)
 class Classification:
     phase: Phase
@@ -268,7 +277,11 @@ def classify(
             for st in migration.statements
             if migration.operations[st.position].kind == "RunSQL"
         )
-        checks = any("CHECK" in st.sql.upper() for st in migration.statements)
+        # check_steps reads CHECKs added to existing tables: Django writes them as
+        # ALTER TABLE ... ADD CONSTRAINT ... CHECK; hand-written SQL may say anything.
+        checks = any(
+            _may_add_check(st.sql, migration.operations[st.position].kind) for st in migration.statements
+        )
         parse = migration.vendor == "postgresql" and (drops or checks)
         statements = parse_migration(migration) if parse else []
     statements = [s for s in statements if s.node is not None]
