@@ -70,7 +70,7 @@ class AddUniqueConstraint(Rule):
     severity = Severity.ERROR
 
     def check_statement(self, stmt: Statement, ctx: MigrationContext) -> Iterable[Hit]:
-        for table, cmd, con, column, name in _flagged(stmt, ctx):
+        for table, cmd, con, column, name in flagged_uniques(stmt, ctx):
             columns = ", ".join([column] if column else names(con.keys))
             if column is None:
                 message = (
@@ -95,41 +95,45 @@ class AddUniqueConstraint(Rule):
                 statement=stmt,
                 lock=Lock.ACCESS_EXCLUSIVE.label,
                 table=table,
-                fix=self._fix(stmt, ctx, table),
+                fix=unique_index_fix(stmt, ctx, table),
             )
 
-    @staticmethod
-    def _fix(stmt: Statement, ctx: MigrationContext, table: str) -> Fix:
-        op = stmt.operation
-        uniques: list[tuple[str, str, str, str]] = []
-        indexes: list[tuple[str, str]] = []
-        others: list[str] = []
-        add_column: str | None = None
-        same_default = False
-        for sibling in ctx.statements_of(op):
-            flagged = list(_flagged(sibling, ctx))
-            node = sibling.node
-            for _, cmd, con, column, name in flagged:
-                create, drop, attach = unique_index_sql(node.relation, con, column, name)
-                uniques.append((name, create, drop, attach))
-                if column is not None and add_column is None:
-                    add_column = add_column_without(node, cmd, con)
-                    same_default = _has_default(cmd)
-            if flagged:
-                continue
-            if isinstance(node, ast.IndexStmt) and not node.concurrent:
-                indexes.append(concurrent_index_sql(node))
-            else:
-                others.append(sibling.sql)
-        field = op.new_field
-        if op.kind == "AddField" and field is not None and "unique" in dict(field.kwargs_code):
-            add_column = None  # AddField without unique=True does it
-        return recipes.unique_using_index(
-            op, table, uniques, indexes, others, add_column, same_default=same_default
-        )
+
+def unique_index_fix(stmt: Statement, ctx: MigrationContext, table: str) -> Fix:
+    """The fix for a UNIQUE constraint added to an existing table: the unique index built
+    concurrently, then attached (also what SM101 offers for unique=True)."""
+    op = stmt.operation
+    uniques: list[tuple[str, str, str, str]] = []
+    indexes: list[tuple[str, str]] = []
+    others: list[str] = []
+    add_column: str | None = None
+    same_default = False
+    for sibling in ctx.statements_of(op):
+        flagged = list(flagged_uniques(sibling, ctx))
+        node = sibling.node
+        for _, cmd, con, column, name in flagged:
+            create, drop, attach = unique_index_sql(node.relation, con, column, name)
+            uniques.append((name, create, drop, attach))
+            if column is not None and add_column is None:
+                add_column = add_column_without(node, cmd, con)
+                same_default = _has_default(cmd)
+        if flagged:
+            continue
+        if isinstance(node, ast.IndexStmt) and not node.concurrent:
+            indexes.append(concurrent_index_sql(node))
+        else:
+            others.append(sibling.sql)
+    field = op.new_field
+    if op.kind == "AddField" and field is not None and "unique" in dict(field.kwargs_code):
+        add_column = None  # AddField without unique=True does it
+    return recipes.unique_using_index(
+        op, table, uniques, indexes, others, add_column, same_default=same_default
+    )
 
 
-def _flagged(stmt: Statement, ctx: MigrationContext) -> Iterator[tuple[str, Any, Any, str | None, str]]:
+def flagged_uniques(
+    stmt: Statement, ctx: MigrationContext
+) -> Iterator[tuple[str, Any, Any, str | None, str]]:
     for table, cmd, con, column in added_constraints(stmt.node):
         if con.contype != CON.CONSTR_UNIQUE or con.indexname:
             continue  # USING INDEX attaches an index built beforehand: a catalogue change

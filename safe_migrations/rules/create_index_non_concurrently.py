@@ -12,8 +12,7 @@ from ..fixes import recipes
 from ..parsing.postgres import relname
 from ..parsing.statement import Lock, Statement
 from ._ast import concurrent_index_sql
-from .add_unique_constraint import AddUniqueConstraint
-from .add_unique_constraint import _flagged as _unique_added
+from .add_unique_constraint import flagged_uniques, unique_index_fix
 from .base import Hit, Rule
 
 
@@ -84,13 +83,13 @@ class CreateIndexNonConcurrently(Rule):
                 f"{table}, so reads are blocked for the build as well."
             )
         statements = ctx.statements_of(stmt.operation)
-        unique = next((s for s in statements if any(_unique_added(s, ctx))), None)
+        unique = next((s for s in statements if any(flagged_uniques(s, ctx))), None)
         if unique is not None:
             # unique=True: Django adds a UNIQUE constraint next to its _like index; building
             # only the indexes concurrently would record unique=True in the state with no
             # unique index in the database. The add-unique-constraint recipe builds both
             # concurrently and attaches the unique index as that constraint.
-            fix = AddUniqueConstraint._fix(unique, ctx, relname(unique.node.relation))
+            fix = unique_index_fix(unique, ctx, relname(unique.node.relation))
         else:
             siblings = [
                 s.node for s in statements if isinstance(s.node, ast.IndexStmt) and not s.node.concurrent
