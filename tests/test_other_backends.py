@@ -252,3 +252,26 @@ def test_add_not_null_column_fix_migrates_on_sqlite(sqlite_file):
     with sqlite_file.cursor() as cursor:
         cursor.execute("SELECT name, points FROM shop_customer")
         assert cursor.fetchall() == [("a", 0)]
+
+
+def test_callable_unique_default_fix_is_django_code_that_migrates_on_sqlite(sqlite_file):
+    # A unique UUID filled by uuid.uuid4: one value per row, then unique. The PostgreSQL
+    # recipe (CREATE UNIQUE INDEX CONCURRENTLY, ADD CONSTRAINT ... USING INDEX) does not exist
+    # on SQLite; the fix must be Django's own AlterField there.
+    import uuid
+
+    step = [migrations.AddField("customer", "token", models.UUIDField(default=uuid.uuid4, unique=True))]
+    fix = only_finding(step, SQLITE).fix
+    assert fix is not None
+    assert "CONCURRENTLY" not in fix.code and "USING INDEX" not in fix.code, fix.code
+    assert not any("CHECK NOT VALID" in s or "RandomUUID" in s for s in fix.steps), fix.steps
+    state = migrate(sqlite_file, [Mig(initial())])
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("INSERT INTO shop_customer (name, fax) VALUES ('a', '1'), ('b', '2')")
+    migrate(sqlite_file, fix_migrations(fix.code), state)
+    with sqlite_file.cursor() as cursor:
+        cursor.execute("SELECT token FROM shop_customer")
+        tokens = [row[0] for row in cursor.fetchall()]
+        assert len(tokens) == 2 and None not in tokens and len(set(tokens)) == 2
+        constraints = sqlite_file.introspection.get_constraints(cursor, "shop_customer")
+    assert any(c["unique"] and c["columns"] == ["token"] for c in constraints.values())

@@ -418,13 +418,22 @@ def _callable_module(field: FieldFacts) -> str | None:
 
 
 def callable_default(
-    op: OperationFacts, field: FieldFacts, table: str, column: str, django_version: tuple[int, int]
+    op: OperationFacts,
+    field: FieldFacts,
+    table: str,
+    column: str,
+    django_version: tuple[int, int],
+    vendor: str = engines.POSTGRESQL,
 ) -> Fix:
-    """Nullable first, per-row backfill, then unique (R7) and NOT NULL (R5); or db_default=Now()."""
+    """Nullable first, per-row backfill, then unique (R7) and NOT NULL (R5); or db_default=Now().
+
+    On other engines (SM205 judges every backend) the unique and NOT NULL steps are Django's
+    own AlterField: the PostgreSQL-only ways around their locks do not apply there."""
     model = _model_code(op)
     name = op.kwarg("name") or py(field.name)
     unique = field.unique or field.primary_key
-    if django_version >= (5, 0) and not unique and field.internal_type == "DateTimeField":
+    postgres = vendor == engines.POSTGRESQL
+    if postgres and django_version >= (5, 0) and not unique and field.internal_type == "DateTimeField":
         code = migration(
             "one migration: the database computes the value and keeps the default",
             [
@@ -510,7 +519,21 @@ def callable_default(
             f"rows in batches, calling {expr} once per row, in an atomic = False migration marked "
             'safe_migrations_phase = "post-deploy".'
         )
-    if unique:
+    if unique and not postgres:
+        final_state = field.with_kwargs(null="True", primary_key=None, unique="True")
+        parts.append(
+            migration(
+                "migration 3, once every row has its own value: the unique constraint",
+                [f"migrations.AlterField(model_name={model}, name={name}, field={final_state}),"],
+                imports=(f"import {module}",) if module else (),
+                phase=POST_DEPLOY,
+            )
+        )
+        steps.append(
+            "Then make it unique with an AlterField once every row has its own value (Django builds "
+            "the unique index the way this database does; on SQLite by rebuilding the table)."
+        )
+    elif unique:
         index = f"{bare(table)}_{column}_uniq"[:63]
         create = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(index)} ON {_qn(table)} ({q(column)})"
         attach = f"ALTER TABLE {_qn(table)} ADD CONSTRAINT {q(index)} UNIQUE USING INDEX {q(index)}"
@@ -548,11 +571,13 @@ def callable_default(
                 "For a new primary key, promote the unique index with ADD PRIMARY KEY USING INDEX once "
                 "the column is NOT NULL (see add-primary-key)."
             )
-    if not field.null:
+    if not field.null and postgres:
         steps.append(
             "Finally make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL)."
         )
-    if django_version >= (5, 0) and field.internal_type == "UUIDField":
+    elif not field.null:
+        steps.append("Finally make it NOT NULL with an AlterField (null=False) once no row is NULL.")
+    if postgres and django_version >= (5, 0) and field.internal_type == "UUIDField":
         steps.append(
             "Alternative: db_default=RandomUUID() (django.contrib.postgres.functions) gives each row "
             "its own value, but gen_random_uuid() is volatile: PostgreSQL rewrites the whole table "

@@ -528,7 +528,7 @@ def add_not_null_column(
         # Django write one literal DEFAULT into every existing row).
         from .compat import callable_default
 
-        return callable_default(op, field, table, field.column or field.name, django_version)
+        return callable_default(op, field, table, field.column or field.name, django_version, vendor)
     one_off = one_off_default(op)
     default, constant = field.default_code, not field.default_callable
     if one_off is not None:
