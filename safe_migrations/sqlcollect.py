@@ -423,7 +423,11 @@ class MigrationCollector:
             has_reverse=bool(operation.reversible),
             code=_operation_code(operation),
             kwargs_code=_operation_kwargs(operation),
-            **(_runsql_facts(operation, state, app_label) if isinstance(operation, RunSQL) else {}),
+            **(
+                _runsql_facts(operation, state, app_label, self.connection)
+                if isinstance(operation, RunSQL)
+                else {}
+            ),
             **(
                 _index_facts(operation, new_model, self.connection) if isinstance(operation, AddIndex) else {}
             ),
@@ -563,7 +567,7 @@ def _not_null_checks(model_state: Any) -> tuple[tuple[str, str], ...]:
     return tuple(checks)
 
 
-def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dict[str, Any]:
+def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str, connection: Any) -> dict[str, Any]:
     """What rules and fixes read of hand-written SQL and the model state it runs against."""
     sql = _sql_text(operation.sql)
     model = _sql_model(state, sql)
@@ -575,6 +579,7 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str) -> dic
         "sql_model": model,
         "sql_required_fields": _required_fields(state, app_label, model),
         "state_nullable": _state_nullable(state, sql),
+        "state_column_types": _state_column_types(state, sql, connection),
     }
 
 
@@ -642,26 +647,51 @@ def _state_not_null(state: ProjectState) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _state_nullable(state: ProjectState, sql: str | None) -> tuple[str, ...]:
-    """``table.column`` the state declares null=True, for the tables hand-written SQL locks:
-    SQL that makes a column NOT NULL (a primary key USING INDEX) scans the table for NULLs
-    unless proven. Only those tables: a RunSQL's facts must stay cheap on a big state."""
+def _locked_models(state: ProjectState, sql: str | None) -> Iterator[tuple[str, Any]]:
+    """(table as pglast names it, model state) of the models whose tables hand-written SQL
+    locks. Only those: a RunSQL's facts must stay cheap on a big state."""
     from .parsing.postgres import parse_items
 
     if not sql:
-        return ()
+        return
     try:
         tables = {lock.table for *_, locks in parse_items(sql) for lock in locks}
     except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no table named
-        return ()
-    out = []
+        return
     for model_state in state.models.values():
-        table = _db_table(model_state).replace('"', "")  # as pglast names it
-        if table not in tables:
-            continue
+        table = _db_table(model_state).replace('"', "")  # '"schema"."table"' as pglast names it
+        if table in tables:
+            yield table, model_state
+
+
+def _state_nullable(state: ProjectState, sql: str | None) -> tuple[str, ...]:
+    """``table.column`` the state declares null=True, for the tables hand-written SQL locks:
+    SQL that makes a column NOT NULL (a primary key USING INDEX) scans the table for NULLs
+    unless proven."""
+    out = []
+    for table, model_state in _locked_models(state, sql):
         for name, field in model_state.fields.items():
             if getattr(field, "null", False) and (column := _column(name, field)):
                 out.append(f"{table}.{column}")
+    return tuple(out)
+
+
+def _state_column_types(
+    state: ProjectState, sql: str | None, connection: Any
+) -> tuple[tuple[str, str, str], ...]:
+    """(``table.column``, field name, database type) of the plain columns of the tables
+    hand-written SQL locks: a CREATE INDEX names columns, only the state knows their types."""
+    out = []
+    for table, model_state in _locked_models(state, sql):
+        for name, field in model_state.fields.items():
+            if field.is_relation or not (column := _column(name, field)):
+                continue
+            try:
+                db_type = field.db_type(connection)
+            except Exception:  # noqa: BLE001 - a custom field that needs its model
+                continue
+            if db_type:
+                out.append((f"{table}.{column}", name, str(db_type)))
     return tuple(out)
 
 

@@ -9,7 +9,7 @@ from pglast import ast
 from ..context import MigrationContext
 from ..findings import Fix, Severity
 from ..fixes import hygiene
-from ..fixes.recipes import py
+from ..fixes.recipes import py, q
 from ..parsing.postgres import relname
 from ..parsing.statement import Statement
 from ._hygiene import columns
@@ -28,8 +28,9 @@ class WideNonUniqueIndex(Rule):
     hand-written `CREATE INDEX`) with more than three key columns, and
     non-unique B-tree indexes on a column whose type has no length limit
     (`text`, unbounded `varchar`, `bytea`, `jsonb`) when the migration shows
-    the column's type, or the model state does for `AddIndex` and
-    `AddIndexConcurrently`: `TextField(db_index=True)` and
+    the column's type, or the model state does (`AddIndex`,
+    `AddIndexConcurrently`, and hand-written SQL on a model's table):
+    `TextField(db_index=True)` and
     `models.Index(fields=[...])` on a `TextField` are the usual cases. Unique
     indexes and primary keys are not flagged: they enforce a rule.
 
@@ -119,6 +120,11 @@ class WideNonUniqueIndex(Rule):
             base = _unbounded(db_type)
             if base is not None:
                 out[column] = base
+        for qualified, _, db_type in stmt.operation.state_column_types:  # hand-written SQL
+            owner, _, column = qualified.rpartition(".")
+            base = _unbounded(db_type)
+            if owner == table and base is not None:
+                out[column] = base
         for other in ctx.statements[: stmt.index]:
             for col in columns(other):
                 if col.table == table:
@@ -134,6 +140,29 @@ class WideNonUniqueIndex(Rule):
         return out
 
 
+def _hash_index_sql(table: str, column: str) -> Fix:
+    """For hand-written SQL: the hash index in SQL too, built concurrently."""
+    name = f"{table.split('.')[-1]}_{column}"[:25] + "_hash"
+    create = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {q(table)} USING hash ({q(column)})"
+    code = "\n".join(
+        [
+            "# atomic = False migration: CONCURRENTLY cannot run in a transaction",
+            "migrations.RunSQL(",
+            f"    {py(create)},",
+            f"    reverse_sql={py(f'DROP INDEX CONCURRENTLY IF EXISTS {q(name)}')},",
+            "),",
+        ]
+    )
+    steps = (
+        f"For equality lookups on {column}, create a hash index instead of the B-tree: it stores a "
+        "hash of the value, so any length fits.",
+        "For prefix or range searches, index an expression on a bounded part of the value "
+        f"(e.g. left({column}, 100)) and filter on the same expression.",
+        "Build it with CONCURRENTLY in a migration with atomic = False, so writes go on meanwhile.",
+    )
+    return Fix("Index a bounded form of the value", steps, code)
+
+
 def _unbounded(db_type: str | None) -> str | None:
     """The base type of a Django db_type without a length limit (text, varchar, ...)."""
     if not db_type or "(" in db_type:
@@ -145,6 +174,8 @@ def _unbounded(db_type: str | None) -> str | None:
 
 def _hash_index(stmt: Statement, table: str, column: str) -> Fix:
     op = stmt.operation
+    if op.kind == "RunSQL":
+        return _hash_index_sql(table, column)
     model = op.model_name or table
     field = (op.field_name if op.new_field is not None and op.new_field.column == column else None) or column
     field = next((name for col, name, _ in op.index_fields if col == column), field)

@@ -1,3 +1,4 @@
+import pytest
 from django.contrib.postgres.indexes import HashIndex
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
@@ -158,3 +159,59 @@ def test_add_index_on_bounded_columns_and_hash_indexes_pass():
         select=SELECT,
     )
     assert result.codes() == []
+
+
+def test_hand_written_btree_on_an_existing_text_column_is_flagged_from_the_state():
+    # The SQL names the column only; the model state knows shop_order.note is a TextField.
+    sql = migrations.RunSQL("CREATE INDEX order_note_idx ON shop_order (note)", migrations.RunSQL.noop)
+    result = run(initial(), Mig([sql], atomic=False), select=SELECT)
+    [finding] = result.last
+    assert "is a B-tree on shop_order.note (text, no length limit)" in finding.message
+    assert (
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS "shop_order_note_hash" ON "shop_order" USING hash ("note")'
+        in (finding.fix.code)
+    )
+    assert "AddIndexConcurrently" not in finding.fix.code  # a RunSQL names no model field
+
+
+def test_hand_written_indexes_on_bounded_columns_or_hash_pass():
+    result = run(
+        initial(),
+        Mig(
+            [
+                migrations.RunSQL("CREATE INDEX customer_name_idx ON shop_customer (name)"),
+                migrations.RunSQL("CREATE INDEX order_qty_idx ON shop_order (quantity)"),
+                migrations.RunSQL("CREATE INDEX order_note_hash ON shop_order USING hash (note)"),
+                migrations.RunSQL("CREATE UNIQUE INDEX order_note_uniq ON shop_order (note)"),
+            ],
+            atomic=False,
+        ),
+        select=SELECT,
+    )
+    assert result.codes() == []
+
+
+def test_hand_written_index_fix_builds_on_postgresql_and_takes_long_values():
+    import psycopg
+
+    from tests.bluegreen.db import HOST, PORT, USER, scratch_database
+    from tests.rules._fix_migrations import fix_migrations
+
+    sql = migrations.RunSQL("CREATE INDEX order_note_idx ON shop_order (note)", migrations.RunSQL.noop)
+    [finding] = run(initial(), Mig([sql], atomic=False), select=SELECT).last
+    [fix] = fix_migrations(
+        "from django.db import migrations\n\nclass Migration(migrations.Migration):\n"
+        "    atomic = False\n    operations = [\n" + finding.fix.code.split("\n", 1)[1] + "\n    ]\n"
+    )
+    [operation] = fix.operations
+    long_value = "".join(f"{i:08x}" for i in range(2000))  # 16,000 characters that do not compress away
+    with (
+        scratch_database("sm_sm409") as name,
+        psycopg.connect(host=HOST, port=PORT, user=USER, dbname=name, autocommit=True) as conn,
+    ):
+        conn.execute("CREATE TABLE shop_order (id bigint PRIMARY KEY, note text NOT NULL)")
+        conn.execute(operation.sql)  # type: ignore[attr-defined]
+        conn.execute("INSERT INTO shop_order VALUES (1, %s)", (long_value,))
+        with pytest.raises(psycopg.errors.ProgramLimitExceeded):
+            conn.execute("CREATE INDEX order_note_idx ON shop_order (note)")  # what the finding is about
+        conn.execute(operation.reverse_sql)  # type: ignore[attr-defined]
