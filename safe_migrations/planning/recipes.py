@@ -941,16 +941,27 @@ def _index_stage(create: str, name: str, slug: str) -> Stage:
 
 
 def add_index(ctx: OpContext) -> list[Stage]:
+    """Django's own CREATE INDEX CONCURRENTLY for the index, its name dropped first so that a
+    failed or cancelled build (an INVALID index left under the name) is redone by a retry;
+    AddIndexConcurrently would stop on "relation already exists"."""
     from django.contrib.postgres.operations import AddIndexConcurrently
 
     op = ctx.operation
+    name = op.index.name
+    drop = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
+    creates = [s.rstrip().rstrip(";") for s in ctx.sql(AddIndexConcurrently(op.model_name, op.index))]
+    if len(creates) == 1:
+        database = runsql(rebuild(creates[0], drop), drop)
+        operation = separate([database], [migrations.AddIndex(op.model_name, op.index)])
+    else:  # not one statement (never seen): Django's own operation
+        operation = AddIndexConcurrently(op.model_name, op.index)
     return [
         Stage(
             PRE,
-            [AddIndexConcurrently(op.model_name, op.index)],
+            [operation],
             atomic=False,
             alone=True,
-            title=f"build index {op.index.name} concurrently",
+            title=f"build index {name} concurrently",
             slug=op.migration_name_fragment,
         )
     ]
