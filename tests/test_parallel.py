@@ -49,7 +49,7 @@ def test_worker_report_equals_inline_report(monkeypatch):
     assert forks == []
     forked, forks = _lint(monkeypatch, parallel_on=True)
     assert forks == [1]
-    assert len(forked.report.migrations) > 50  # contrib apps and the test apps
+    assert len(forked.report.migrations) > 20  # contrib apps and the test apps (opsapp on Django 6.1)
     assert forked.report.findings  # the comparison covers real findings
     assert same(forked, inline)
 
