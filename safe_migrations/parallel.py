@@ -9,10 +9,11 @@ up: each migration is handed over as soon as the walk has collected it, and the 
 come back in order. The worker inherits everything (settings, rules, configuration), so
 only collected migrations and findings cross the pipe, pickled, as in the cache.
 
-Used only where ``fork`` is safe and cheap (Linux), with at least two CPUs available to
-this process, and when enough migrations are to be analysed for the worker to pay for
-itself; everywhere else, and with ``SAFE_MIGRATIONS = {"PARALLEL": False}`` (or
-``parallel = false`` in pyproject.toml), analysis runs inline.
+Used only where ``fork`` is safe and cheap (Linux, a process with no other thread), with
+at least two CPUs available to this process (affinity and cgroup quota), and when enough
+migrations are to be analysed for the worker to pay for itself; everywhere else, and with
+``SAFE_MIGRATIONS = {"PARALLEL": False}`` (or ``parallel = false`` in pyproject.toml),
+analysis runs inline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from . import reads
@@ -38,18 +41,50 @@ Key = tuple[str, str]
 MIN_MIGRATIONS = 64
 
 
-def available_cpus() -> int:
+def _cgroup_cpus() -> float | None:
+    """The CPU quota of this process's cgroup (containers, CI runners), if one is set."""
+    try:  # cgroup v2: "max 100000" (no limit) or "<quota> <period>"
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:  # cgroup v1: a quota of -1 means no limit
+        quota_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").read_text())
+        period_us = int(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us").read_text())
+        return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+
+
+def available_cpus() -> float:
+    """CPUs this process may use: its affinity, capped by a cgroup CPU quota."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus: float = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpus()
+    return min(cpus, quota) if quota is not None else cpus
+
+
+def _single_threaded() -> bool:
+    """fork() copies only the calling thread: a lock another thread holds (logging, an
+    APM agent started in settings) would stay held in the worker forever."""
+    if threading.active_count() > 1:
+        return False
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Threads:"):
+                return int(line.split()[1]) == 1  # threads started by C libraries too
+    except (OSError, ValueError, IndexError):
+        pass
+    return True
 
 
 def worth_a_worker(count: int, enabled: bool = True) -> bool:
-    """Whether ``count`` analyses should go to a worker process on this machine."""
+    """Whether ``count`` analyses should go to a worker process on this machine, now."""
     if not enabled or not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    return count >= MIN_MIGRATIONS and available_cpus() >= 2
+    return count >= MIN_MIGRATIONS and available_cpus() >= 2 and _single_threaded()
 
 
 def _serve(analyse: Analyse, tasks: BinaryIO, out: BinaryIO, watching: list[reads.Reads]) -> None:
@@ -97,12 +132,20 @@ class Analyses:
             self._fork()
 
     def _fork(self) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            # Nothing buffered is written twice. A process without a stdout (fd 1 closed:
+            # sys.stdout is None) or with a closed replacement has nothing to flush.
+            with contextlib.suppress(AttributeError, ValueError, OSError):
+                stream.flush()
         task_read, task_write = os.pipe()
         result_read, result_write = os.pipe()
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()  # nothing buffered is written twice
         self._watching = reads.active()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:  # no more processes: analyse inline
+            for fd in (task_read, task_write, result_read, result_write):
+                os.close(fd)
+            return
         if pid == 0:  # the worker
             os.close(task_write)
             os.close(result_read)

@@ -105,3 +105,36 @@ def test_files_the_worker_reads_reach_the_parent_collectors(monkeypatch, tmp_pat
         _, forks = _lint(monkeypatch, parallel_on=True)
     assert forks == [1]
     assert str(marker) in seen.files
+
+
+def test_a_process_without_stdout_still_forks_the_worker(monkeypatch):
+    # fd 1 closed (a daemon): Python sets sys.stdout to None; flushing it before fork crashed.
+    inline, _ = _lint(monkeypatch, parallel_on=False)
+    monkeypatch.setattr(sys, "stdout", None)
+    forked, forks = _lint(monkeypatch, parallel_on=True)
+    assert forks == [1]
+    assert same(forked, inline)
+
+
+def test_no_worker_while_another_thread_runs():
+    import threading
+
+    assert parallel.worth_a_worker(parallel.MIN_MIGRATIONS)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        # fork() would copy this thread's locks but not the thread: no worker then.
+        assert not parallel.worth_a_worker(parallel.MIN_MIGRATIONS)
+    finally:
+        release.set()
+        thread.join()
+    assert parallel.worth_a_worker(parallel.MIN_MIGRATIONS)
+
+
+def test_a_cgroup_quota_of_one_cpu_means_no_worker(monkeypatch):
+    monkeypatch.setattr(parallel, "_cgroup_cpus", lambda: 1.0)
+    assert parallel.available_cpus() == 1.0
+    assert not parallel.worth_a_worker(10_000)
+    monkeypatch.setattr(parallel, "_cgroup_cpus", lambda: None)
+    assert parallel.available_cpus() >= 2
