@@ -769,3 +769,28 @@ def test_json_names_the_real_server_version_on_another_engine(project):
     target = json.loads(done.stdout)["target"]
     assert target["vendor"] == "sqlite"
     assert target["server_version"] == sqlite3.sqlite_version  # was "0"
+
+
+def test_ctrl_c_while_the_report_is_written_is_one_line(tmp_path):
+    # The interrupt handler covered lint() only: a Ctrl-C while printing was a traceback.
+    project = make_project(tmp_path / "proj")
+    script = (
+        "import django\n"
+        "django.setup()\n"
+        "from safe_migrations import reporters\n"
+        "def render(*args, **kwargs):\n"
+        "    raise KeyboardInterrupt\n"
+        "reporters.FORMATS['text'] = render\n"
+        "from django.core.management import call_command\n"
+        "call_command('lintmigrations', '--no-cache')\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "proj_settings",
+        "PYTHONPATH": os.pathsep.join([str(project.root), str(REPO)]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=project.root, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert "CommandError: interrupted by SIGINT" in done.stderr, done.stderr[-2000:]
+    assert "KeyboardInterrupt" not in done.stderr

@@ -207,8 +207,11 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: --fix would refuse: {problem}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        with spaced_gc_passes():
-            self._handle(**options)
+        try:
+            with spaced_gc_passes():
+                self._handle(**options)
+        except KeyboardInterrupt as exc:  # while the report is written, or --plan/--fix
+            raise interrupted(exc) from None
 
     def _handle(self, **options: Any) -> None:
         if options["list_rules"]:
