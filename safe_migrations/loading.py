@@ -233,9 +233,9 @@ def load_graph(connection: Any = None, *, replace_migrations: bool = True) -> Lo
         raise GraphError(_one_line(exc)) from exc
     except ImportError as exc:
         raise GraphError(f"cannot import a migrations package: {_one_line(exc)}") from exc
-    loaded = LoadedGraph(
-        loader, list(loader.load_errors), dict(loader.migration_files), set(loader.files_read)
-    )
+    # Django's loader finds migrations through a set: sorted, the errors read the same on every run.
+    errors = sorted(loader.load_errors, key=lambda e: (e.app_label or "", e.migration or "", e.message))
+    loaded = LoadedGraph(loader, errors, dict(loader.migration_files), set(loader.files_read))
     loaded.warnings.extend(_ignored_migration_folders(loader))
     for app_label, names in sorted(loader.detect_conflicts().items()):
         loaded.errors.append(

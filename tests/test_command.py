@@ -794,3 +794,29 @@ def test_ctrl_c_while_the_report_is_written_is_one_line(tmp_path):
     )
     assert "CommandError: interrupted by SIGINT" in done.stderr, done.stderr[-2000:]
     assert "KeyboardInterrupt" not in done.stderr
+
+
+def test_load_errors_come_in_the_same_order_on_every_run(tmp_path):
+    # Before Django 6.1 the loader finds migration modules through a set: string hashing is
+    # randomised per process, so the errors came in a different order from run to run.
+    project = make_project(tmp_path / "proj")
+    for name in ("0004_d", "0005_a", "0006_c", "0007_b"):
+        project.write(
+            name,
+            f"""
+            import missing_{name[5:]}
+            from django.db import migrations
+
+            class Migration(migrations.Migration):
+                dependencies = [("library", "0003_grow_title")]
+            """,
+        )
+    seen = []
+    for seed in ("0", "1", "2", "3"):
+        done = project.run("--no-cache", "--no-color", env={"PYTHONHASHSEED": seed})
+        assert done.returncode == 2, done.stderr[-2000:]
+        lines = [line for line in (done.stdout + done.stderr).splitlines() if "missing_" in line]
+        assert len(lines) == 4, done.stdout + done.stderr
+        seen.append(lines)
+    assert all(lines == seen[0] for lines in seen)
+    assert [line.split("missing_")[1][0] for line in seen[0]] == ["d", "a", "c", "b"]  # by file name
