@@ -718,6 +718,23 @@ def _default_connection_direct() -> Iterator[None]:
         django.db.connection = proxy
 
 
+def _state_before(graph: Any, plan: list[Key], position: int, real_apps: Iterable[str]) -> ProjectState:
+    """The state after every migration walked before ``position`` (this one left out)."""
+    if position == 0:
+        return ProjectState(real_apps=set(real_apps))
+    return graph.make_state(nodes=plan[:position], at_end=True, real_apps=set(real_apps))
+
+
+def _error(
+    what: str, exc: Exception, key: Key, collector: MigrationCollector, files: dict[Key, Path]
+) -> LoadError:
+    text = str(exc).strip()
+    detail = text.splitlines()[0] if text else ""
+    return LoadError(
+        f"{what}: {type(exc).__name__}: {detail}", key[0], key[1], collector.relative(files.get(key))
+    )
+
+
 def walk(
     graph: Any,
     plan: list[Key],
@@ -752,7 +769,14 @@ def _walk(
         migration = graph.nodes[key]
         if key not in selected:
             state.__dict__.pop("apps", None)  # state changes stay cheap while unrendered
-            state = migration.mutate_state(state, preserve=False)
+            try:
+                state = migration.mutate_state(state, preserve=False)
+            except Exception as exc:  # noqa: BLE001 - e.g. the second branch of a conflict
+                state = _state_before(graph, plan, position, real_apps)
+                yield WalkItem(
+                    key, error=_error("cannot apply it to the model state", exc, key, collector, files)
+                )
+                continue
             if replay and key in replay:
                 collector.replay(replay[key])
             else:
@@ -762,16 +786,12 @@ def _walk(
             collected = collector.collect(migration, state, files.get(key))
         except Exception as exc:  # noqa: BLE001 - a user migration Django cannot render
             # The state may be half-mutated: rebuild it from everything walked so far,
-            # this migration included (rare path).
-            state = graph.make_state(nodes=plan[: position + 1], at_end=True, real_apps=set(real_apps))
-            yield WalkItem(
-                key,
-                error=LoadError(
-                    f"cannot generate SQL: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-                    key[0],
-                    key[1],
-                    collector.relative(files.get(key)),
-                ),
-            )
+            # this migration included (rare path), or without it when its own state change
+            # is what fails (the second branch of conflicting leaves removing a field twice).
+            try:
+                state = graph.make_state(nodes=plan[: position + 1], at_end=True, real_apps=set(real_apps))
+            except Exception:  # noqa: BLE001
+                state = _state_before(graph, plan, position, real_apps)
+            yield WalkItem(key, error=_error("cannot generate SQL", exc, key, collector, files))
             continue
         yield WalkItem(key, collected=collected)

@@ -820,3 +820,43 @@ def test_load_errors_come_in_the_same_order_on_every_run(tmp_path):
         seen.append(lines)
     assert all(lines == seen[0] for lines in seen)
     assert [line.split("missing_")[1][0] for line in seen[0]] == ["d", "a", "c", "b"]  # by file name
+
+
+DROP_FAX = """
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    dependencies = [("library", "0003_grow_title")]
+    operations = [migrations.RemoveField("book", "fax")]
+"""
+
+
+def test_conflicting_branches_that_cannot_both_apply_are_errors_not_a_traceback(tmp_path):
+    # Two leaves made from one migration (a copy): the second branch removes a field the
+    # first already removed, so its state change fails while the branches are walked.
+    project = make_project(tmp_path / "proj")
+    project.write("0004_drop_fax", DROP_FAX)
+    project.write("0004_drop_fax_copy", DROP_FAX)
+    project.write(
+        "0005_after",
+        DROP_FAX.replace('("library", "0003_grow_title")', '("library", "0004_drop_fax_copy")')
+        .replace(
+            'migrations.RemoveField("book", "fax")',
+            'migrations.AddField("book", "isbn", models.TextField(null=True))',
+        )
+        .replace("from django.db import migrations", "from django.db import migrations, models"),
+    )
+    for args, what in (
+        ((), "cannot generate SQL"),
+        (("library", "0005_after"), "cannot apply it to the model state"),
+    ):
+        # the failing migration linted, then only walked (not selected)
+        done = project.run("--no-cache", "--no-color", *args)
+        assert what in done.stdout + done.stderr
+        assert done.returncode == 2, done.stderr[-2000:]
+        assert "Traceback" not in done.stderr
+        out = done.stdout + done.stderr
+        assert "conflicting migrations (several leaf nodes): 0004_drop_fax, 0005_after" in out
+        assert "KeyError: 'fax'" in out and "0004_drop_fax" in out
+    assert "0005_after" in done.stdout  # linted after the branch that could not be applied
