@@ -259,25 +259,16 @@ def _lint(config: Config, request: Request) -> Run:
         else:
             analyses.submit(migration, from_cache)
 
-    expected = len(selection.keys)
-    if cache is not None:
-        expected -= sum(1 for key in selection.keys if cache.get(digests.get(key, "")) is not None)
-    if parallel.worth_a_worker(expected, config.parallel):
+    selected = set(selection.keys)
+    hits = _cache_hits(cache, selected, digests)
+    worker = parallel.worth_a_worker(len(selected) - len(hits), config.parallel)
+    if worker:
         rules.extend(enabled_rules(config))  # imported once, before the worker forks
     findings: list[Finding] = []
     results: list[MigrationResult] = []
-    with parallel.Analyses(analyse_one, expected, config.parallel) as analyses:
+    with parallel.Analyses(analyse_one, worker=worker) as analyses:
         collected = collect(
-            config,
-            loaded,
-            plan,
-            set(selection.keys),
-            connection,
-            target,
-            errors,
-            cache,
-            digests,
-            on_collected,
+            config, loaded, plan, selected, connection, target, errors, hits, cache, digests, on_collected
         )
         for migration, from_cache in collected:
             if migration.key in stored:
@@ -423,6 +414,19 @@ def analyse(
     return found, result
 
 
+def _cache_hits(
+    cache: Cache | None, selected: set[Key], digests: dict[Key, str]
+) -> dict[Key, CollectedMigration]:
+    """The selected migrations whose collected SQL the cache holds."""
+    hits: dict[Key, CollectedMigration] = {}
+    if cache is not None:
+        for key in selected:
+            found = cache.get(digests[key])
+            if found is not None:
+                hits[key] = found
+    return hits
+
+
 def _cached_history(
     cache: Cache | None, plan: list[Key], digests: dict[Key, str], hits: dict[Key, CollectedMigration]
 ) -> dict[Key, CollectedMigration]:
@@ -459,23 +463,18 @@ def collect(
     connection: Any,
     target: Target,
     errors: list[LoadError],
+    hits: dict[Key, CollectedMigration],
     cache: Cache | None = None,
     digests: dict[Key, str] | None = None,
     on_collected: Callable[[CollectedMigration, bool], None] | None = None,
 ) -> list[tuple[CollectedMigration, bool]]:
-    """Collected migrations in plan order, from the cache where possible.
+    """Collected migrations in plan order: ``hits`` (from the cache), the others walked.
 
     ``on_collected`` is called with each one (and whether it came from the cache) as
     soon as it is known: the cached ones first, then each fresh one as the walk
     collects it.
     """
     digests = digests or {}
-    hits: dict[Key, CollectedMigration] = {}
-    if cache is not None:
-        for key in selected:
-            found = cache.get(digests[key])
-            if found is not None:
-                hits[key] = found
     if on_collected is not None:
         for key in plan:
             if key in hits:

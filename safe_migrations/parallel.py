@@ -121,14 +121,14 @@ class Analyses:
     need nothing but the collected migration and what the process had when it forked.
     """
 
-    def __init__(self, analyse: Analyse, expected: int, enabled: bool = True) -> None:
+    def __init__(self, analyse: Analyse, *, worker: bool) -> None:
         self._analyse = analyse
         self._pid: int | None = None
         self._tasks: BinaryIO | None = None
         self._results: BinaryIO | None = None
         self._done: dict[Key, Analysed] | None = None
         self._watching: list[reads.Reads] = []
-        if worth_a_worker(expected, enabled):
+        if worker:  # the caller asked worth_a_worker(), and prepared what the worker inherits
             self._fork()
 
     def _fork(self) -> None:
