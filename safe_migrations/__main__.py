@@ -18,12 +18,12 @@ from . import reads, replay
 
 PROG = "python -m safe_migrations"
 EXIT_USAGE = 2
-MANAGE_PY: list[str] = []  # the manage.py the settings module was looked up in
 _SETTINGS_IN_MANAGE_PY = re.compile(r"""DJANGO_SETTINGS_MODULE['"]\s*,\s*['"]([\w.]+)['"]""")
 
 
-def _settings_module(argv: list[str]) -> str | None:
-    """--settings / --pythonpath as Django reads them, else the environment, else ./manage.py."""
+def _settings_module(argv: list[str]) -> tuple[str | None, Path | None]:
+    """--settings / --pythonpath as Django reads them, else the environment, else ./manage.py;
+    and the manage.py it was looked up in, if it was (the replay record tracks that file)."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--settings")
     parser.add_argument("--pythonpath")
@@ -33,20 +33,20 @@ def _settings_module(argv: list[str]) -> str | None:
     if known.settings:
         os.environ["DJANGO_SETTINGS_MODULE"] = known.settings
     if os.environ.get("DJANGO_SETTINGS_MODULE"):
-        return os.environ["DJANGO_SETTINGS_MODULE"]
-    MANAGE_PY.append(os.path.abspath("manage.py"))
+        return os.environ["DJANGO_SETTINGS_MODULE"], None
+    manage_py = Path(os.path.abspath("manage.py"))
     try:
         # Not through the file collectors: manage.py is the entry script, not an input of
         # the migrations' SQL (a manage.py run does not count it either, so the two share the
         # cache); the replay record tracks it as an extra file.
         with reads.unwatched():
-            found = _SETTINGS_IN_MANAGE_PY.search(Path("manage.py").read_text(encoding="utf-8"))
+            found = _SETTINGS_IN_MANAGE_PY.search(manage_py.read_text(encoding="utf-8"))
     except OSError:
-        return None
+        return None, manage_py
     if found:
         os.environ["DJANGO_SETTINGS_MODULE"] = found.group(1)
-        return found.group(1)
-    return None
+        return found.group(1), manage_py
+    return None, manage_py
 
 
 def _replay(argv: list[str]) -> tuple[Path | None, str | None]:
@@ -97,7 +97,8 @@ def _main(argv: list[str] | None) -> int:
         argv = argv[1:]
     recorder = replay.Recorder()
     recorder.start()  # before the settings are imported: they may read files too
-    if _settings_module(argv) is None:
+    settings_module, manage_py = _settings_module(argv)
+    if settings_module is None:
         sys.stderr.write(
             f"error: {PROG}: no Django settings: run it from the folder of manage.py, "
             "or pass --settings=<module> or set DJANGO_SETTINGS_MODULE\n"
@@ -157,7 +158,7 @@ def _main(argv: list[str] | None) -> int:
                 out.text(),
                 err.text(),
                 code,
-                extra_files=[*conf.pyproject_candidates(root), *map(Path, MANAGE_PY)],
+                extra_files=[*conf.pyproject_candidates(root), *([manage_py] if manage_py else [])],
                 skip=cache_dir,
             )
             if record is not None:
