@@ -101,8 +101,8 @@ class OperationFacts:
     sql_model: str | None = None  # RunSQL: the model owning the first table its SQL touches
     sql_required_fields: tuple[tuple[str, str, str], ...] = ()  # RunSQL: (column, name, NOT NULL field code)
     state_nullable: tuple[str, ...] = ()  # RunSQL: table.column the model state declares null=True
-    # RunSQL: (table.column, field name, db type) of the plain columns of the tables it locks
-    state_column_types: tuple[tuple[str, str, str], ...] = ()
+    # RunSQL: (table.column, db type) of the plain columns of the tables it locks
+    state_column_types: tuple[tuple[str, str], ...] = ()
     index_fields: tuple[tuple[str, str, str | None], ...] = ()  # AddIndex: (column, field, db type) per key
 
     def kwarg(self, name: str) -> str | None:

@@ -99,6 +99,16 @@ def operation_lines(path: Path | None) -> dict[tuple[int, ...], int]:
     return lines
 
 
+def _db_type(field: Any, connection: Any) -> str | None:
+    """The field's column type, or None when it cannot be known (a lazy FK target not
+    rendered, a custom field that needs its model)."""
+    try:
+        db_type = field.db_type(connection)
+    except Exception:  # noqa: BLE001 - see above
+        return None
+    return None if db_type is None else str(db_type)
+
+
 class FactMaker:
     """Turns Django fields and models into facts, memoised per field object."""
 
@@ -115,10 +125,7 @@ class FactMaker:
         return facts
 
     def _make_field(self, field: Any) -> FieldFacts:
-        try:
-            db_type = field.db_type(self.connection)
-        except Exception:  # noqa: BLE001 - e.g. a lazy FK target not rendered
-            db_type = None
+        db_type = _db_type(field, self.connection)
         related = field.related_model if field.is_relation else None
         related_label = related_table = None
         if related is not None and not isinstance(related, str):
@@ -571,6 +578,7 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str, connec
     """What rules and fixes read of hand-written SQL and the model state it runs against."""
     sql = _sql_text(operation.sql)
     model = _sql_model(state, sql)
+    locked = _locked_models(state, sql)
     return {
         "sql_text": sql,
         "reverse_sql": _sql_text(operation.reverse_sql),
@@ -578,8 +586,8 @@ def _runsql_facts(operation: RunSQL, state: ProjectState, app_label: str, connec
         "state_not_null": _state_not_null(state),
         "sql_model": model,
         "sql_required_fields": _required_fields(state, app_label, model),
-        "state_nullable": _state_nullable(state, sql),
-        "state_column_types": _state_column_types(state, sql, connection),
+        "state_nullable": _state_nullable(locked),
+        "state_column_types": _state_column_types(locked, connection),
     }
 
 
@@ -592,11 +600,7 @@ def _index_facts(operation: AddIndex, model: Any, connection: Any) -> dict[str, 
         field = _field(model, name.lstrip("-"))
         if field is None or not field.column:
             continue
-        try:
-            db_type = field.db_type(connection)
-        except Exception:  # noqa: BLE001 - e.g. a lazy FK target not rendered
-            db_type = None
-        fields.append((str(field.column), str(field.name), db_type))
+        fields.append((str(field.column), str(field.name), _db_type(field, connection)))
     return {"index_fields": tuple(fields)}
 
 
@@ -647,51 +651,47 @@ def _state_not_null(state: ProjectState) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _locked_models(state: ProjectState, sql: str | None) -> Iterator[tuple[str, Any]]:
+def _locked_models(state: ProjectState, sql: str | None) -> list[tuple[str, Any]]:
     """(table as pglast names it, model state) of the models whose tables hand-written SQL
     locks. Only those: a RunSQL's facts must stay cheap on a big state."""
     from .parsing.postgres import parse_items
 
     if not sql:
-        return
+        return []
     try:
         tables = {lock.table for *_, locks in parse_items(sql) for lock in locks}
     except Exception:  # noqa: BLE001 - not PostgreSQL SQL: no table named
-        return
+        return []
+    out = []
     for model_state in state.models.values():
         table = _db_table(model_state).replace('"', "")  # '"schema"."table"' as pglast names it
         if table in tables:
-            yield table, model_state
+            out.append((table, model_state))
+    return out
 
 
-def _state_nullable(state: ProjectState, sql: str | None) -> tuple[str, ...]:
+def _state_nullable(locked: list[tuple[str, Any]]) -> tuple[str, ...]:
     """``table.column`` the state declares null=True, for the tables hand-written SQL locks:
     SQL that makes a column NOT NULL (a primary key USING INDEX) scans the table for NULLs
     unless proven."""
     out = []
-    for table, model_state in _locked_models(state, sql):
+    for table, model_state in locked:
         for name, field in model_state.fields.items():
             if getattr(field, "null", False) and (column := _column(name, field)):
                 out.append(f"{table}.{column}")
     return tuple(out)
 
 
-def _state_column_types(
-    state: ProjectState, sql: str | None, connection: Any
-) -> tuple[tuple[str, str, str], ...]:
-    """(``table.column``, field name, database type) of the plain columns of the tables
-    hand-written SQL locks: a CREATE INDEX names columns, only the state knows their types."""
+def _state_column_types(locked: list[tuple[str, Any]], connection: Any) -> tuple[tuple[str, str], ...]:
+    """(``table.column``, database type) of the plain columns of the tables hand-written SQL
+    locks: a CREATE INDEX names columns, only the state knows their types."""
     out = []
-    for table, model_state in _locked_models(state, sql):
+    for table, model_state in locked:
         for name, field in model_state.fields.items():
             if field.is_relation or not (column := _column(name, field)):
                 continue
-            try:
-                db_type = field.db_type(connection)
-            except Exception:  # noqa: BLE001 - a custom field that needs its model
-                continue
-            if db_type:
-                out.append((f"{table}.{column}", name, str(db_type)))
+            if db_type := _db_type(field, connection):
+                out.append((f"{table}.{column}", db_type))
     return tuple(out)
 
 

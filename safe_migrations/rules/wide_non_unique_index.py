@@ -120,7 +120,7 @@ class WideNonUniqueIndex(Rule):
             base = _unbounded(db_type)
             if base is not None:
                 out[column] = base
-        for qualified, _, db_type in stmt.operation.state_column_types:  # hand-written SQL
+        for qualified, db_type in stmt.operation.state_column_types:  # hand-written SQL
             owner, _, column = qualified.rpartition(".")
             base = _unbounded(db_type)
             if owner == table and base is not None:
