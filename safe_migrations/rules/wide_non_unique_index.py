@@ -9,7 +9,7 @@ from pglast import ast
 from ..context import MigrationContext
 from ..findings import Fix, Severity
 from ..fixes import hygiene
-from ..fixes.recipes import py, q
+from ..fixes.recipes import py, q, rebuild_index
 from ..parsing.postgres import relname
 from ..parsing.statement import Statement
 from ._hygiene import columns
@@ -144,21 +144,17 @@ def _hash_index_sql(table: str, column: str) -> Fix:
     """For hand-written SQL: the hash index in SQL too, built concurrently."""
     name = f"{table.split('.')[-1]}_{column}"[:25] + "_hash"
     create = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {q(table)} USING hash ({q(column)})"
-    code = "\n".join(
-        [
-            "# atomic = False migration: CONCURRENTLY cannot run in a transaction",
-            "migrations.RunSQL(",
-            f"    {py(create)},",
-            f"    reverse_sql={py(f'DROP INDEX CONCURRENTLY IF EXISTS {q(name)}')},",
-            "),",
-        ]
+    drop = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
+    code = "# atomic = False migration: CONCURRENTLY cannot run in a transaction\n" + rebuild_index(
+        create, drop
     )
     steps = (
         f"For equality lookups on {column}, create a hash index instead of the B-tree: it stores a "
         "hash of the value, so any length fits.",
         "For prefix or range searches, index an expression on a bounded part of the value "
         f"(e.g. left({column}, 100)) and filter on the same expression.",
-        "Build it with CONCURRENTLY in a migration with atomic = False, so writes go on meanwhile.",
+        "Build it with CONCURRENTLY in a migration with atomic = False, so writes go on meanwhile; "
+        "the name is dropped first, so a retry after a failed build rebuilds it.",
     )
     return Fix("Index a bounded form of the value", steps, code)
 
