@@ -519,8 +519,8 @@ def callable_default(
             f"rows in batches, calling {expr} once per row, in an atomic = False migration marked "
             'safe_migrations_phase = "post-deploy".'
         )
+    final_state = field.with_kwargs(null="True", primary_key=None, unique="True")
     if unique and not postgres:
-        final_state = field.with_kwargs(null="True", primary_key=None, unique="True")
         parts.append(
             migration(
                 "migration 3, once every row has its own value: the unique constraint",
@@ -537,7 +537,6 @@ def callable_default(
         index = f"{bare(table)}_{column}_uniq"[:63]
         create = f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {q(index)} ON {_qn(table)} ({q(column)})"
         attach = f"ALTER TABLE {_qn(table)} ADD CONSTRAINT {q(index)} UNIQUE USING INDEX {q(index)}"
-        final_state = field.with_kwargs(null="True", primary_key=None, unique="True")
         parts += [
             migration(
                 "migration 3 (atomic = False): the unique index, built without blocking writes",
@@ -571,12 +570,12 @@ def callable_default(
                 "For a new primary key, promote the unique index with ADD PRIMARY KEY USING INDEX once "
                 "the column is NOT NULL (see add-primary-key)."
             )
-    if not field.null and postgres:
+    if not field.null:
         steps.append(
             "Finally make it NOT NULL with the set-not-null recipe (CHECK NOT VALID, VALIDATE, SET NOT NULL)."
+            if postgres
+            else "Finally make it NOT NULL with an AlterField (null=False) once no row is NULL."
         )
-    elif not field.null:
-        steps.append("Finally make it NOT NULL with an AlterField (null=False) once no row is NULL.")
     if postgres and django_version >= (5, 0) and field.internal_type == "UUIDField":
         steps.append(
             "Alternative: db_default=RandomUUID() (django.contrib.postgres.functions) gives each row "
