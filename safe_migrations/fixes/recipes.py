@@ -17,8 +17,9 @@ LOCK_TIMEOUT_SESSION = "migrations.RunSQL(\"SET lock_timeout = '2s'\", migration
 
 
 def q(identifier: str) -> str:
-    """A quoted SQL identifier, as Django writes them; ``schema.table`` quotes each part."""
-    return ".".join('"' + part.replace('"', '""') + '"' for part in identifier.split("."))
+    """A quoted SQL identifier, as Django writes them for PostgreSQL; ``schema.table`` quotes
+    each part."""
+    return engines.quote(engines.POSTGRESQL, identifier)
 
 
 def bare(table: str) -> str:
